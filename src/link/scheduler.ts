@@ -1,0 +1,24 @@
+/**
+ * Time as the I/O shell sees it. The sans-I/O core never uses this: the
+ * drivers, the in-memory link and the impairment layer do. Two
+ * implementations: real time (performance.now + setTimeout) and the virtual
+ * scheduler that tests run on (src/link/virtual-scheduler.ts).
+ */
+export interface Timer {
+  cancel(): void;
+}
+
+export interface Scheduler {
+  /** Milliseconds from an arbitrary origin; monotonic. */
+  now(): number;
+  /** Runs `fn` at time `when` (or as soon as possible if it is already past). */
+  at(when: number, fn: () => void): Timer;
+}
+
+export const realTimeScheduler: Scheduler = {
+  now: () => performance.now(),
+  at(when, fn) {
+    const handle = setTimeout(fn, Math.max(0, when - performance.now()));
+    return { cancel: () => clearTimeout(handle) };
+  },
+};

@@ -1,0 +1,157 @@
+/**
+ * The top of the sans-I/O core: the IP layer. Packets and `now` go in through
+ * `input`/`poll`; packets come out synchronously through `transmit`; the
+ * driver asks `nextDeadline` when to call `poll` next. No clock, no device,
+ * no timer in here (see docs/architecture.md, "The sans-I/O core").
+ */
+import type { Ipv4Address } from '../ip/address.ts';
+import {
+  ICMP_ECHO_REQUEST,
+  ICMP_UNREACH_PROTOCOL,
+  buildDestinationUnreachable,
+  buildEchoReply,
+  checkIcmp,
+  isUnicastAddress,
+  mayAnswerWithIcmpError,
+} from '../ip/icmp.ts';
+import { IP_PROTOCOL_ICMP } from '../ip/ipv4-header.ts';
+import { Ipv4View, checkIpv4 } from '../ip/ipv4.ts';
+import { createIpStats, type IpStats } from './stats.ts';
+import type { TransportLayer } from './transport.ts';
+
+export interface StackConfig {
+  /** Our one IPv4 address; packets to any other destination are dropped. */
+  address: Ipv4Address;
+}
+
+/**
+ * Where packets leave the core. Called synchronously; `packet` is only valid
+ * during the call (the caller may reuse it), so a target that queues it must
+ * copy it. It must not call back into `Stack.input` synchronously.
+ */
+export type Transmit = (packet: Uint8Array) => void;
+
+export class Stack {
+  readonly address: Ipv4Address;
+  readonly stats: IpStats = createIpStats();
+
+  private readonly transmitFn: Transmit;
+  private readonly byProtocol: (TransportLayer | undefined)[] = new Array<TransportLayer | undefined>(256);
+  private readonly transports: TransportLayer[] = [];
+  /** One view reused for every packet: the input path allocates nothing for parsing. */
+  private readonly view = new Ipv4View();
+  private inputDepth = 0;
+
+  constructor(config: StackConfig, transmit: Transmit) {
+    this.address = config.address >>> 0;
+    this.transmitFn = transmit;
+  }
+
+  /**
+   * Registers the handler for one IP protocol number. ICMP belongs to the IP
+   * layer itself, and each protocol has one owner.
+   */
+  addTransport(transport: TransportLayer): void {
+    const p = transport.protocol;
+    if (!Number.isInteger(p) || p < 0 || p > 255) throw new RangeError(`invalid IP protocol number ${p}`);
+    if (p === IP_PROTOCOL_ICMP) throw new Error('ICMP (protocol 1) is handled by the IP layer');
+    if (this.byProtocol[p] !== undefined) throw new Error(`a transport for IP protocol ${p} is already registered`);
+    this.byProtocol[p] = transport;
+    this.transports.push(transport);
+  }
+
+  /**
+   * The one way out of the core, for the IP layer and for transports alike:
+   * a transport builds a whole IPv4 packet and calls `stack.send(packet)`,
+   * so `ipPacketsOut` counts everything that left. Same ownership rule as
+   * `Transmit`: the buffer may be reused once this returns.
+   */
+  send(packet: Uint8Array): void {
+    this.stats.ipPacketsOut++;
+    this.transmitFn(packet);
+  }
+
+  /**
+   * One raw IP packet arrived. Never throws on malformed input: every refusal
+   * is a counter in `stats`. `packet` is only read during the call.
+   */
+  input(packet: Uint8Array, now: number): void {
+    const stats = this.stats;
+    stats.ipPacketsIn++;
+    if (packet.length > 0 && packet[0]! >>> 4 === 6) {
+      stats.ipv6Dropped++;
+      return;
+    }
+    const bad = checkIpv4(packet);
+    if (bad !== null) {
+      stats.ipDropped[bad]++;
+      return;
+    }
+    // A synchronous loop back into input() (a driver bug, but cheap to
+    // survive) must not clobber the view an outer transport is still reading.
+    const view = this.inputDepth === 0 ? this.view.reset(packet) : new Ipv4View(packet);
+    if (view.dst !== this.address) {
+      stats.ipDropped['not-for-us']++;
+      return;
+    }
+    this.inputDepth++;
+    try {
+      const protocol = view.protocol;
+      if (protocol === IP_PROTOCOL_ICMP) {
+        stats.ipDelivered++;
+        this.icmpInput(view);
+        return;
+      }
+      const transport = this.byProtocol[protocol];
+      if (transport === undefined) {
+        stats.ipDropped['no-transport']++;
+        // RFC 1122 §3.2.2.1: a host SHOULD send protocol-unreachable.
+        if (mayAnswerWithIcmpError(view)) {
+          this.send(buildDestinationUnreachable(view, this.address, ICMP_UNREACH_PROTOCOL));
+          stats.icmpProtocolUnreachableSent++;
+        }
+        return;
+      }
+      stats.ipDelivered++;
+      transport.input(view, now);
+    } finally {
+      this.inputDepth--;
+    }
+  }
+
+  /** Runs every transport's due timers. */
+  poll(now: number): void {
+    for (const t of this.transports) t.poll(now);
+  }
+
+  /** Earliest time `poll` has work, or Infinity. */
+  nextDeadline(): number {
+    let next = Infinity;
+    for (const t of this.transports) {
+      const d = t.nextDeadline();
+      if (d < next) next = d;
+    }
+    return next;
+  }
+
+  private icmpInput(view: Ipv4View): void {
+    const stats = this.stats;
+    stats.icmpIn++;
+    const message = view.payload;
+    if (checkIcmp(message) !== null) {
+      stats.icmpDropped++;
+      return;
+    }
+    // RFC 1122 §3.2.2.6: answer echo requests; code must be 0 (RFC 792).
+    // A non-unicast source cannot be answered (§3.2.2), only ignored.
+    if (message[0] === ICMP_ECHO_REQUEST && message[1] === 0) {
+      stats.icmpEchoRequests++;
+      if (isUnicastAddress(view.src)) {
+        this.send(buildEchoReply(view, this.address));
+        stats.icmpEchoRepliesSent++;
+        return;
+      }
+    }
+    stats.icmpIgnored++;
+  }
+}
