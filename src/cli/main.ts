@@ -1,5 +1,6 @@
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
+import { serveCommand } from './commands/serve.ts';
 import { upCommand } from './commands/up.ts';
 import { log } from './log.ts';
 
@@ -10,6 +11,7 @@ import { log } from './log.ts';
 await yargs(hideBin(process.argv))
   .scriptName('tuntcp')
   .usage('$0 <command> [options]\n\nA userspace TCP/IP stack over a Linux TUN device.')
+  .command(serveCommand)
   .command(upCommand)
   .demandCommand(1, 'name a command (see tuntcp --help)')
   .strict()
