@@ -108,7 +108,9 @@ describe('socket API over two stacks in virtual time', () => {
   }, 60_000);
 
   it('write() returns false when the send buffer is full, and drain follows', async () => {
-    const vnet = new VirtualNet({ tcpA: { sndBuf: 8192 } });
+    // Small rings on both sides, so the paused reader's window closes long before
+    // the writer's send ring plus the stream's own buffer are full.
+    const vnet = new VirtualNet({ tcpA: { sndBuf: 8192 }, tcpB: { rcvBuf: 4096 } });
     let serverSocket: Socket | undefined;
     vnet.b.net.createServer((s) => {
       serverSocket = s;

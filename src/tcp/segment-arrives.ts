@@ -1,0 +1,462 @@
+/**
+ * SEGMENT ARRIVES (RFC 9293 §3.10.7), in the RFC's order, for a segment that
+ * belongs to an existing TCB. LISTEN and CLOSED (§3.10.7.1-2) are handled by
+ * the stack itself (tcp.ts), since there is no TCB to speak of.
+ *
+ * For the synchronized states and SYN-RECEIVED (§3.10.7.4):
+ *   first   check sequence number (the four cases), trim to the window
+ *   second  check the RST bit
+ *   third   security (IP security options: not implemented, as in most stacks)
+ *   fourth  check the SYN bit
+ *   fifth   check the ACK field
+ *   sixth   check the URG bit (ignored: urgent data is plain data here, RFC 6093)
+ *   seventh process the segment text
+ *   eighth  check the FIN bit
+ */
+import { StackError } from '../errors.ts';
+import type { Connection } from './connection.ts';
+import { output, replyReset, sendSyn } from './output.ts';
+import type { TcpView } from './segment.ts';
+import { seqAdd, seqDiff, seqGe, seqGt, seqInRange, seqLe, seqLt, seqMax } from './seq.ts';
+import {
+  armDelayedAck,
+  armTimeWaitTimer,
+  restartKeepAliveTimer,
+  restartRetransmitTimer,
+  stopRetransmitTimer,
+} from './timers.ts';
+
+/** The fields of an arriving segment that trimming may change. */
+interface Incoming {
+  /** SEG.SEQ after trimming. */
+  seq: number;
+  /** SEG.SEQ as it arrived (the SND.WL1 rule uses it). */
+  readonly origSeq: number;
+  readonly ack: number;
+  readonly window: number;
+  syn: boolean;
+  fin: boolean;
+  readonly rst: boolean;
+  readonly hasAck: boolean;
+  readonly psh: boolean;
+  payload: Uint8Array;
+}
+
+function incoming(seg: TcpView): Incoming {
+  return {
+    seq: seg.seq,
+    origSeq: seg.seq,
+    ack: seg.ack,
+    window: seg.window,
+    syn: seg.syn,
+    fin: seg.fin,
+    rst: seg.rst,
+    hasAck: seg.hasAck,
+    psh: seg.psh,
+    payload: seg.payload,
+  };
+}
+
+export function segmentArrives(c: Connection, seg: TcpView, now: number): void {
+  switch (c.state) {
+    case 'CLOSED':
+    case 'LISTEN':
+      return;
+    case 'SYN-SENT':
+      synSentArrives(c, seg, now);
+      return;
+    default:
+      synchronizedArrives(c, seg, now);
+  }
+}
+
+// ---- RFC 9293 §3.10.7.3: SYN-SENT -------------------------------------------
+
+function synSentArrives(c: Connection, seg: TcpView, now: number): void {
+  const stats = c.host.stats;
+  // First, check the ACK bit: it must acknowledge our SYN and nothing more.
+  if (seg.hasAck && (seqLe(seg.ack, c.iss) || seqGt(seg.ack, c.sndMax))) {
+    if (!seg.rst) replyReset(c, seg);
+    return;
+  }
+  // Second, the RST bit: believed only when it acknowledges our SYN
+  // (RFC 5961 §3.2 keeps this rule for SYN-SENT).
+  if (seg.rst) {
+    stats.rstsReceived++;
+    if (seg.hasAck) {
+      stats.connectionsReset++;
+      c.terminate(new StackError('ECONNREFUSED', 'connection refused', 'connect'));
+    }
+    return;
+  }
+  // Fourth, the SYN bit. (Fifth: with neither SYN nor RST, drop.)
+  if (!seg.syn) return;
+  c.irs = seg.seq;
+  c.rcvNxt = seqAdd(seg.seq, 1);
+  c.rcvAdv = seqAdd(c.rcvNxt, c.synWindow()); // the window our SYN offered
+  c.applyPeerMss(seg.options().mss);
+  if (seg.hasAck) {
+    ackOurSyn(c, seg.ack, now);
+    updateSendWindow(c, seg.window, seg.seq, seg.ack);
+    c.becomeEstablished(now);
+    c.ackNow = true;
+    // Data or a FIN riding on the SYN-ACK: continue at the sixth step.
+    const inc = incoming(seg);
+    inc.syn = false;
+    inc.seq = c.rcvNxt;
+    trimToWindow(c, inc);
+    textAndFin(c, inc, now);
+    output(c, now);
+    return;
+  }
+  // Simultaneous open (RFC 9293 §3.5, figure 7): answer with SYN-ACK on our ISS.
+  // Text in the SYN is not kept (no TCP Fast Open); the peer will resend it.
+  c.state = 'SYN-RECEIVED';
+  sendSyn(c, now);
+}
+
+// ---- RFC 9293 §3.10.7.4: SYN-RECEIVED and the synchronized states ---------------
+
+function synchronizedArrives(c: Connection, seg: TcpView, now: number): void {
+  const stats = c.host.stats;
+  const inc = incoming(seg);
+
+  if (c.state === 'SYN-RECEIVED' && inc.syn && !inc.rst && inc.seq === c.irs) {
+    if (!inc.hasAck) {
+      // The peer's SYN again: our SYN-ACK was lost. Answer it at once rather
+      // than with the bare ACK the sequence test would produce (as Linux).
+      sendSyn(c, now, true);
+      return;
+    }
+    if (!c.passive && inc.ack === c.sndMax) {
+      // Simultaneous open: the peer's SYN-ACK repeats the SYN we already hold
+      // and acknowledges ours. Its SYN is not new: treat it as the ACK.
+      inc.syn = false;
+      inc.seq = seqAdd(inc.seq, 1);
+    }
+  }
+
+  // First: is the segment acceptable?
+  if (!acceptable(c, inc)) {
+    stats.unacceptableSegments++;
+    if (!inc.rst) {
+      // TIME-WAIT: "the only thing that can arrive in this state is a
+      // retransmission of the remote FIN. Acknowledge it, and restart the
+      // 2 MSL timeout." (It fails the sequence test, being old.)
+      if (c.state === 'TIME-WAIT' && inc.fin) armTimeWaitTimer(c, now);
+      c.ackNow = true;
+      output(c, now);
+    }
+    return;
+  }
+  trimToWindow(c, inc);
+  restartKeepAliveTimer(c, now);
+
+  // Second: RST.
+  if (inc.rst) {
+    resetArrives(c);
+    return;
+  }
+
+  // Fourth: SYN in the window.
+  if (inc.syn) {
+    if (c.state === 'SYN-RECEIVED' && c.passive) {
+      // "Return this connection to the LISTEN state": the half-open entry goes.
+      c.release();
+      return;
+    }
+    challengeAck(c, now);
+    return;
+  }
+
+  // Fifth: ACK.
+  if (!inc.hasAck) return;
+  if (!ackArrives(c, inc, seg, now)) {
+    output(c, now);
+    return;
+  }
+
+  // Sixth (URG) is ignored; seventh and eighth:
+  textAndFin(c, inc, now);
+  output(c, now);
+}
+
+/**
+ * The four cases of the acceptability test (RFC 9293 §3.10.7.4, first). With
+ * a zero window the RFC asks for "special allowance ... to accept valid ACKs,
+ * URGs, and RSTs": a segment starting exactly at RCV.NXT is let through and
+ * its text trimmed away (what Linux does too), so that a peer's ACKs and
+ * window updates are not lost while our application is not reading.
+ */
+function acceptable(c: Connection, inc: Incoming): boolean {
+  const len = inc.payload.length + (inc.syn ? 1 : 0) + (inc.fin ? 1 : 0);
+  const wnd = c.rcvWnd();
+  const nxt = c.rcvNxt;
+  if (wnd === 0) return inc.seq === nxt;
+  const end = seqAdd(nxt, wnd);
+  if (len === 0) return seqInRange(inc.seq, nxt, end);
+  return seqInRange(inc.seq, nxt, end) || seqInRange(seqAdd(inc.seq, len - 1), nxt, end);
+}
+
+/**
+ * Keeps only the part of the segment inside the window. Text before RCV.NXT
+ * is a duplicate (our ACK was probably lost) and text past the window was
+ * sent too early: both get an immediate ACK. A FIN survives only if all the
+ * text before it does.
+ */
+function trimToWindow(c: Connection, inc: Incoming): void {
+  let before = seqDiff(c.rcvNxt, inc.seq);
+  if (before > 0) {
+    if (inc.syn) {
+      inc.syn = false;
+      inc.seq = seqAdd(inc.seq, 1);
+      before--;
+    }
+    if (before > 0) {
+      const cut = Math.min(before, inc.payload.length);
+      inc.payload = inc.payload.subarray(cut);
+      inc.seq = seqAdd(inc.seq, cut);
+      if (cut > 0) c.ackNow = true;
+    }
+  }
+  const room = c.rcvWnd() - seqDiff(inc.seq, c.rcvNxt);
+  if (inc.payload.length > room) {
+    inc.payload = inc.payload.subarray(0, Math.max(0, room));
+    inc.fin = false;
+    c.ackNow = true;
+  }
+}
+
+function resetArrives(c: Connection): void {
+  const stats = c.host.stats;
+  stats.rstsReceived++;
+  // RFC 5961 §3.2 hook: RFC 9293 §3.10.7.4 believes any RST that passed the
+  // window test, which is what we do for now. The exact-match rule (RST only
+  // at SEG.SEQ = RCV.NXT, otherwise a challenge ACK) belongs here.
+  switch (c.state) {
+    case 'SYN-RECEIVED':
+      if (c.passive) {
+        // Back to LISTEN: the half-open entry is freed, the listener stays.
+        c.release();
+        return;
+      }
+      stats.connectionsReset++;
+      c.terminate(new StackError('ECONNREFUSED', 'connection refused', 'connect'));
+      return;
+    case 'TIME-WAIT':
+      // RFC 9293: delete the TCB. (RFC 1337 would ignore it; Linux by
+      // default does as the RFC says.)
+      c.release();
+      return;
+    default:
+      stats.connectionsReset++;
+      c.terminate(new StackError('ECONNRESET', 'connection reset by peer', 'read'));
+  }
+}
+
+/**
+ * RFC 5961 §4: a SYN in a synchronized state gets an ACK (the "challenge
+ * ACK"): a genuine peer that restarted answers it with an RST carrying the
+ * exact sequence number; a blind attacker learns nothing. Rate limiting
+ * (RFC 5961 §7) comes with the RST hardening.
+ */
+function challengeAck(c: Connection, now: number): void {
+  c.ackNow = true;
+  output(c, now);
+}
+
+/** Returns false when processing of the segment stops here. */
+function ackArrives(c: Connection, inc: Incoming, seg: TcpView, now: number): boolean {
+  const stats = c.host.stats;
+  const ack = inc.ack;
+
+  if (c.state === 'SYN-RECEIVED') {
+    if (!(seqLt(c.sndUna, ack) && seqLe(ack, c.sndMax))) {
+      replyReset(c, seg);
+      return false;
+    }
+    const listener = c.listener;
+    if (listener !== null && !listener.hasRoomInAcceptQueue()) {
+      // Linux's behaviour: drop the final ACK and stay in SYN-RECEIVED. The
+      // client thinks it is connected; our SYN-ACK retransmission makes it
+      // ACK again, by which time the application may have called accept().
+      listener.recordAcceptQueueOverflow();
+      stats.acceptQueueOverflows++;
+      return false;
+    }
+    ackOurSyn(c, ack, now);
+    updateSendWindow(c, inc.window, inc.origSeq, ack);
+    c.becomeEstablished(now);
+    if (listener !== null) listener.admit(c);
+  }
+
+  // An ACK for something not yet sent: ACK, drop, return. The limit is
+  // SND.MAX (not a rewound SND.NXT), plus an outstanding zero-window probe byte.
+  const limit = c.probeOutstanding ? seqAdd(c.sndMax, 1) : c.sndMax;
+  if (seqGt(ack, limit)) {
+    c.ackNow = true;
+    return false;
+  }
+  c.ackedSinceTimeout = true;
+  c.persistProbesUnanswered = 0;
+  if (seqGt(ack, c.sndUna)) newDataAcked(c, ack, now);
+  // RFC 5961 §5 hook: an ACK below SND.UNA - MAX.SND.WND would be dropped
+  // here as a blind injection; RFC 9293 accepts it as a harmless duplicate.
+
+  // Window update: only from a segment newer than the one that last set it.
+  if (seqLe(c.sndUna, ack) && (seqLt(c.sndWl1, inc.origSeq) || (c.sndWl1 === inc.origSeq && seqLe(c.sndWl2, ack)))) {
+    updateSendWindow(c, inc.window, inc.origSeq, ack);
+  }
+
+  switch (c.state) {
+    case 'FIN-WAIT-1':
+      if (ourFinAcked(c)) c.state = 'FIN-WAIT-2';
+      return true;
+    case 'CLOSING':
+      if (ourFinAcked(c)) c.enterTimeWait(now);
+      return false;
+    case 'LAST-ACK':
+      if (ourFinAcked(c)) c.terminate(null);
+      return false;
+    default:
+      return true;
+  }
+}
+
+function ourFinAcked(c: Connection): boolean {
+  return c.finSent && seqGt(c.sndUna, c.finSeq);
+}
+
+/** Our SYN is acknowledged (the handshake's ACK, in SYN-SENT or SYN-RECEIVED). */
+function ackOurSyn(c: Connection, ack: number, now: number): void {
+  c.sndUna = ack;
+  if (seqLt(c.sndNxt, ack)) c.sndNxt = ack;
+  c.sndRtxEnd = ack;
+  if (c.rttTiming && seqGe(ack, c.rttSeq)) {
+    c.rtt.sample(now - c.rttStart);
+    c.rttTiming = false;
+  }
+  stopRetransmitTimer(c);
+  c.ackedSinceTimeout = true;
+}
+
+function updateSendWindow(c: Connection, window: number, seq: number, ack: number): void {
+  c.sndWnd = window << c.sndWndShift;
+  c.sndWl1 = seq;
+  c.sndWl2 = ack;
+  if (c.sndWnd > c.maxSndWnd) c.maxSndWnd = c.sndWnd;
+}
+
+/** SND.UNA < SEG.ACK <= SND.MAX: new data (and maybe our FIN) acknowledged. */
+function newDataAcked(c: Connection, ack: number, now: number): void {
+  let acked = seqDiff(ack, c.sndUna);
+  if (c.finSent && seqGt(ack, c.finSeq)) acked -= 1; // the FIN's sequence slot holds no byte
+  const dataAcked = c.sndBuf.discard(acked);
+  c.sndUna = ack;
+  if (seqLt(c.sndNxt, ack)) c.sndNxt = ack;
+  c.sndMax = seqMax(c.sndMax, ack); // a zero-window probe byte was taken
+  c.probeOutstanding = false;
+  if (c.rttTiming && seqGe(ack, c.rttSeq)) {
+    c.rtt.sample(now - c.rttStart);
+    c.rttTiming = false;
+  }
+  c.retransmits = 0;
+  c.cc.onAck(dataAcked, now);
+  // RFC 6298 §5.2-5.3.
+  if (c.sndUna === c.sndMax) stopRetransmitTimer(c);
+  else restartRetransmitTimer(c, now);
+  if (dataAcked > 0) c.markWritable();
+}
+
+/** Seventh (text) and eighth (FIN) steps. */
+function textAndFin(c: Connection, inc: Incoming, now: number): void {
+  let storedAll = true;
+  // In CLOSE-WAIT, CLOSING, LAST-ACK and TIME-WAIT the peer has sent its FIN:
+  // text "should not occur" and is ignored.
+  if (inc.payload.length > 0 && c.canReceiveData()) storedAll = receiveText(c, inc.seq, inc.payload, inc.psh, now);
+  if (inc.fin && !c.finReceived) {
+    const finSeq = seqAdd(inc.seq, inc.payload.length);
+    if (finSeq === c.rcvNxt) {
+      finArrives(c, now);
+    } else if (storedAll && seqGt(finSeq, c.rcvNxt)) {
+      // Beyond a gap: remember it, as Linux keeps a FIN in its out-of-order queue.
+      c.oooFinSeq = finSeq;
+      c.ackNow = true;
+    }
+  }
+  if (c.oooFinSeq !== null && c.oooFinSeq === c.rcvNxt) {
+    c.oooFinSeq = null;
+    finArrives(c, now);
+  }
+}
+
+/**
+ * Places text in the receive ring, one copy, whatever its order: in-order text
+ * is appended, out-of-order text is written into the ring's free space at its
+ * offset and recorded in the assembler until the gap before it fills.
+ * Returns false if the text could not all be kept.
+ */
+function receiveText(c: Connection, seq: number, payload: Uint8Array, psh: boolean, now: number): boolean {
+  const offset = seqDiff(seq, c.rcvNxt);
+  const hadOutOfOrder = !c.assembler.isEmpty();
+  if (payload.length > c.rcvMss) c.rcvMss = Math.min(payload.length, c.advMss);
+  let advanced: number;
+  let stored: number;
+  if (offset === 0 && !hadOutOfOrder) {
+    advanced = c.rcvBuf.write(payload);
+    stored = advanced;
+  } else {
+    stored = c.rcvBuf.writeUnallocated(offset, payload);
+    if (!c.assembler.add(offset, stored)) {
+      // Too fragmented: drop it (bounded out-of-order state); the ACK for
+      // RCV.NXT tells the peer what we still miss.
+      c.host.stats.oooDropped++;
+      c.ackNow = true;
+      return false;
+    }
+    advanced = c.assembler.removeFront();
+    if (advanced > 0) c.rcvBuf.enqueueUnallocated(advanced);
+    // RFC 9293 §3.8.6.3 and RFC 5681 §4.2: ACK at once when text arrives out
+    // of order (the duplicate ACK drives fast retransmit) and when it fills
+    // all or part of a gap (so the sender learns about it quickly).
+    c.ackNow = true;
+  }
+  if (advanced > 0) {
+    c.rcvNxt = seqAdd(c.rcvNxt, advanced);
+    c.bytesReceived += advanced;
+    c.rcvUnacked += advanced;
+    c.markReadable();
+    c.rcvPushed = psh && offset === 0;
+    c.lastDataReceived = now;
+    // RFC 9293 §3.8.6.3: ACK at least every second full-sized segment,
+    // otherwise within the delayed-ACK timeout.
+    if (c.rcvUnacked >= 2 * c.rcvMss) c.ackNow = true;
+    else if (!c.ackNow) armDelayedAck(c, now);
+  }
+  return stored === payload.length;
+}
+
+/** The peer's FIN, with every byte before it received. */
+function finArrives(c: Connection, now: number): void {
+  c.finReceived = true;
+  c.rcvNxt = seqAdd(c.rcvNxt, 1);
+  c.rcvAdv = seqMax(c.rcvAdv, c.rcvNxt);
+  c.ackNow = true;
+  c.markEnd();
+  switch (c.state) {
+    case 'SYN-RECEIVED':
+    case 'ESTABLISHED':
+      c.state = 'CLOSE-WAIT';
+      break;
+    case 'FIN-WAIT-1':
+      // Our FIN is not acknowledged yet (the ACK step would have moved us to
+      // FIN-WAIT-2): simultaneous close.
+      c.state = 'CLOSING';
+      break;
+    case 'FIN-WAIT-2':
+      c.enterTimeWait(now);
+      break;
+    default:
+      break;
+  }
+}

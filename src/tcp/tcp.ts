@@ -1,0 +1,345 @@
+/**
+ * The TCP layer of the stack: the connection table (by 4-tuple), the
+ * listener table (by local port and address), demultiplexing of arriving
+ * segments, the replies for segments that belong to nothing (RFC 9293
+ * §3.10.7.1-2), active and passive opens, and the deadlines of the sans-I/O
+ * core (`nextDeadline` / `poll`).
+ *
+ * `send` receives whole IPv4 packets, synchronously, during input(), poll()
+ * or a user call. It must not call back into this Tcp synchronously (queue
+ * the packet instead): the core is not re-entrant from its transmit path.
+ */
+import type { Ipv4Address } from '../ip/address.ts';
+import { IP_PROTOCOL_TCP } from '../ip/ipv4-header.ts';
+import type { Ipv4View } from '../ip/ipv4.ts';
+import { StackError } from '../errors.ts';
+import type { TransportLayer } from '../stack/transport.ts';
+import type { ConnectOptions, ListenOptions, TcpApi, TcpConnection, TcpListener } from './api.ts';
+import type { TcpConfig } from './config.ts';
+import { resolveTcpConfig } from './config.ts';
+import type { ConnectionHost } from './connection.ts';
+import { Connection } from './connection.ts';
+import { ConnectionTable } from './connection-table.ts';
+import type { IsnGenerator } from './isn.ts';
+import { createIsnGenerator } from './isn.ts';
+import { Listener } from './listener.ts';
+import { buildResetReply, sendSyn } from './output.ts';
+import { chooseEphemeralPort } from './ports.ts';
+import { checkTcp, TcpView } from './segment.ts';
+import { segmentArrives } from './segment-arrives.ts';
+import { seqAdd, seqGt } from './seq.ts';
+import { TcpStats } from './stats.ts';
+import { fireTimers } from './timers.ts';
+
+export interface TcpInit {
+  localAddress: Ipv4Address;
+  /** Link MTU; we advertise MSS = mtu - 40 (no IP or TCP options). */
+  mtu: number;
+  send: (packet: Uint8Array) => void;
+  config?: Partial<TcpConfig>;
+  /** Uniform in [0, 1); used for ephemeral ports. Defaults to Math.random. */
+  random?: () => number;
+  /** Key of the RFC 6528 ISN hash; random per instance by default. */
+  isnSecret?: Uint8Array;
+  /** Replaces the RFC 6528 generator outright (tests that want fixed ISNs). */
+  isn?: IsnGenerator;
+}
+
+const IPV4_AND_TCP_HEADERS = 40;
+
+export class Tcp implements TransportLayer, TcpApi {
+  readonly protocol = IP_PROTOCOL_TCP;
+  readonly stats = new TcpStats();
+  readonly config: TcpConfig;
+  readonly localAddress: Ipv4Address;
+  readonly mtu: number;
+  private readonly transmit: (packet: Uint8Array) => void;
+  private readonly random: () => number;
+  private readonly isn: IsnGenerator;
+  private readonly table = new ConnectionTable();
+  private readonly listenersByPort = new Map<number, Listener[]>();
+  /** Connections that may have an armed timer (pruned lazily in nextDeadline). */
+  private readonly timed = new Set<Connection>();
+  private readonly host: ConnectionHost;
+
+  constructor(init: TcpInit) {
+    if (!Number.isInteger(init.mtu) || init.mtu < 68 + 40 || init.mtu > 65535) {
+      throw new RangeError(`mtu must be an integer in [108, 65535], got ${init.mtu}`);
+    }
+    this.config = resolveTcpConfig(init.config);
+    this.localAddress = init.localAddress >>> 0;
+    this.mtu = init.mtu;
+    this.transmit = init.send;
+    this.random = init.random ?? Math.random;
+    this.isn = init.isn ?? createIsnGenerator(init.isnSecret);
+    const self = this;
+    this.host = {
+      config: this.config,
+      stats: this.stats,
+      transmit: (packet) => self.transmit(packet),
+      release: (conn) => self.releaseConnection(conn),
+      timerArmed: (conn) => {
+        self.timed.add(conn);
+      },
+    };
+  }
+
+  /** The MSS we advertise. */
+  get advMss(): number {
+    return this.mtu - IPV4_AND_TCP_HEADERS;
+  }
+
+  // ---- TransportLayer -------------------------------------------------------
+
+  input(packet: Ipv4View, now: number): void {
+    this.stats.segmentsIn++;
+    const bytes = packet.payload;
+    const src = packet.src;
+    const dst = packet.dst;
+    const reason = checkTcp(bytes, src, dst);
+    if (reason !== null) {
+      if (reason === 'checksum') this.stats.badChecksum++;
+      else this.stats.malformed++;
+      return;
+    }
+    const seg = new TcpView(bytes);
+    let conn = this.table.get(dst, seg.dstPort, src, seg.srcPort);
+    if (conn !== undefined && conn.state === 'TIME-WAIT' && this.isNewIncarnation(conn, seg)) {
+      // RFC 9293 §3.10.7.4 / RFC 1122 §4.2.2.13: a SYN beyond the old
+      // connection's sequence space may reopen it from TIME-WAIT.
+      conn.release();
+      conn = undefined;
+    }
+    if (conn !== undefined) {
+      segmentArrives(conn, seg, now);
+      conn.flushEvents();
+      return;
+    }
+    const listener = this.findListener(dst, seg.dstPort);
+    if (listener !== undefined) {
+      this.listenArrives(listener, dst, src, seg, now);
+      return;
+    }
+    this.closedArrives(dst, src, seg);
+  }
+
+  poll(now: number): void {
+    if (this.timed.size === 0) return;
+    for (const conn of [...this.timed]) {
+      if (conn.timers.earliest() > now) continue;
+      fireTimers(conn, now);
+      conn.flushEvents();
+    }
+  }
+
+  nextDeadline(): number {
+    let earliest = Infinity;
+    for (const conn of this.timed) {
+      const t = conn.timers.earliest();
+      if (t === Infinity) this.timed.delete(conn);
+      else if (t < earliest) earliest = t;
+    }
+    return earliest;
+  }
+
+  // ---- TcpApi ---------------------------------------------------------------
+
+  listen(options: ListenOptions): TcpListener {
+    const port = options.port;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) {
+      throw new StackError('EINVAL', `invalid port ${port}`, 'listen');
+    }
+    const address = (options.address ?? 0) >>> 0;
+    const existing = this.listenersByPort.get(port) ?? [];
+    if (existing.some((l) => l.localAddress === address || l.localAddress === 0 || address === 0)) {
+      throw new StackError('EADDRINUSE', `port ${port} is already listening`, 'listen');
+    }
+    const listener = new Listener({
+      localAddress: address,
+      localPort: port,
+      backlog: options.backlog ?? this.config.backlog,
+      synBacklog: options.synBacklog ?? this.config.synBacklog,
+      connectionOptions: {
+        ...(options.rcvBuf === undefined ? {} : { rcvBuf: options.rcvBuf }),
+        ...(options.sndBuf === undefined ? {} : { sndBuf: options.sndBuf }),
+        ...(options.noDelay === undefined ? {} : { noDelay: options.noDelay }),
+      },
+      unregister: (l) => this.removeListener(l),
+    });
+    this.listenersByPort.set(port, [...existing, listener]);
+    return listener;
+  }
+
+  connect(options: ConnectOptions, now: number): TcpConnection {
+    const remoteAddress = options.remoteAddress >>> 0;
+    const remotePort = options.remotePort;
+    if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535) {
+      throw new StackError('EINVAL', `invalid port ${remotePort}`, 'connect');
+    }
+    const localAddress = (options.localAddress ?? this.localAddress) >>> 0;
+    if (this.table.size >= this.config.maxConnections) {
+      throw new StackError('EMFILE', 'connection table full', 'connect');
+    }
+    let localPort: number;
+    if (options.localPort !== undefined) {
+      localPort = options.localPort;
+      if (!Number.isInteger(localPort) || localPort < 1 || localPort > 65535) {
+        throw new StackError('EINVAL', `invalid local port ${localPort}`, 'connect');
+      }
+      if (this.table.has(localAddress, localPort, remoteAddress, remotePort)) {
+        throw new StackError('EADDRINUSE', 'connection already exists', 'connect');
+      }
+    } else {
+      const port = chooseEphemeralPort(
+        this.config.ephemeralPortMin,
+        this.config.ephemeralPortMax,
+        this.random,
+        (p) => !this.table.has(localAddress, p, remoteAddress, remotePort) && !this.listenersByPort.has(p),
+      );
+      if (port === null) throw new StackError('EADDRNOTAVAIL', 'no free ephemeral port', 'connect');
+      localPort = port;
+    }
+    const conn = new Connection({
+      host: this.host,
+      localAddress,
+      localPort,
+      remoteAddress,
+      remotePort,
+      iss: this.isn(localAddress, localPort, remoteAddress, remotePort, now),
+      advMss: this.advMss,
+      rcvBuf: options.rcvBuf ?? this.config.rcvBuf,
+      sndBuf: options.sndBuf ?? this.config.sndBuf,
+      noDelay: options.noDelay ?? false,
+      listener: null,
+    });
+    conn.state = 'SYN-SENT';
+    this.table.add(conn);
+    this.stats.activeOpens++;
+    sendSyn(conn, now);
+    return conn;
+  }
+
+  connections(): Iterable<TcpConnection> {
+    return this.table.values();
+  }
+
+  listeners(): Iterable<TcpListener> {
+    const all: TcpListener[] = [];
+    for (const list of this.listenersByPort.values()) all.push(...list);
+    return all;
+  }
+
+  /** Connections in the table (TIME-WAIT and SYN-RECEIVED included). */
+  get connectionCount(): number {
+    return this.table.size;
+  }
+
+  // ---- demultiplexing ---------------------------------------------------------
+
+  private findListener(address: Ipv4Address, port: number): Listener | undefined {
+    const list = this.listenersByPort.get(port);
+    if (list === undefined) return undefined;
+    let wildcard: Listener | undefined;
+    for (const l of list) {
+      if (l.localAddress === address) return l;
+      if (l.localAddress === 0) wildcard = l;
+    }
+    return wildcard;
+  }
+
+  private isNewIncarnation(conn: Connection, seg: TcpView): boolean {
+    return (
+      seg.syn &&
+      !seg.hasAck &&
+      !seg.rst &&
+      seqGt(seg.seq, conn.rcvNxt) &&
+      this.findListener(conn.localAddress, conn.localPort) !== undefined
+    );
+  }
+
+  /** RFC 9293 §3.10.7.1: CLOSED. */
+  private closedArrives(local: Ipv4Address, remote: Ipv4Address, seg: TcpView): void {
+    this.stats.noConnection++;
+    if (seg.rst) return; // never an RST in reply to an RST
+    this.sendPacket(buildResetReply(local, remote, seg));
+    this.stats.rstsSent++;
+  }
+
+  /** RFC 9293 §3.10.7.2: LISTEN. */
+  private listenArrives(listener: Listener, local: Ipv4Address, remote: Ipv4Address, seg: TcpView, now: number): void {
+    if (seg.rst) return;
+    if (seg.hasAck) {
+      this.sendPacket(buildResetReply(local, remote, seg));
+      this.stats.rstsSent++;
+      return;
+    }
+    if (!seg.syn) return;
+    // SYN+FIN is no opening anyone makes; Linux drops it too.
+    if (seg.fin) {
+      this.stats.malformed++;
+      return;
+    }
+    if (this.table.size >= this.config.maxConnections) {
+      this.stats.connectionTableFull++;
+      return;
+    }
+    if (!listener.hasRoomInAcceptQueue()) {
+      this.stats.synDroppedAcceptQueueFull++;
+      return;
+    }
+    if (!listener.hasRoomInSynQueue()) {
+      listener.recordSynQueueOverflow();
+      this.stats.synQueueOverflows++;
+      return;
+    }
+    const opts = listener.connectionOptions;
+    const conn = new Connection({
+      host: this.host,
+      localAddress: local,
+      localPort: seg.dstPort,
+      remoteAddress: remote,
+      remotePort: seg.srcPort,
+      iss: this.isn(local, seg.dstPort, remote, seg.srcPort, now),
+      advMss: this.advMss,
+      rcvBuf: opts.rcvBuf ?? this.config.rcvBuf,
+      sndBuf: opts.sndBuf ?? this.config.sndBuf,
+      noDelay: opts.noDelay ?? false,
+      listener,
+    });
+    conn.state = 'SYN-RECEIVED';
+    conn.irs = seg.seq;
+    conn.rcvNxt = seqAdd(seg.seq, 1);
+    conn.rcvAdv = conn.rcvNxt;
+    conn.applyPeerMss(seg.options().mss);
+    // Text in the SYN is not kept (no TCP Fast Open): the peer resends it.
+    this.table.add(conn);
+    listener.addHalfOpen(conn);
+    this.stats.passiveOpens++;
+    sendSyn(conn, now);
+  }
+
+  // ---- host services ----------------------------------------------------------
+
+  private sendPacket(packet: Uint8Array): void {
+    this.stats.segmentsOut++;
+    this.transmit(packet);
+  }
+
+  private releaseConnection(conn: Connection): void {
+    this.table.remove(conn);
+    this.timed.delete(conn);
+    const listener = conn.listener;
+    if (listener !== null) {
+      listener.forget(conn);
+      conn.listener = null;
+    }
+  }
+
+  private removeListener(listener: Listener): void {
+    const list = this.listenersByPort.get(listener.localPort);
+    if (list === undefined) return;
+    const rest = list.filter((l) => l !== listener);
+    if (rest.length === 0) this.listenersByPort.delete(listener.localPort);
+    else this.listenersByPort.set(listener.localPort, rest);
+  }
+}
