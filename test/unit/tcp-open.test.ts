@@ -59,6 +59,26 @@ describe('passive open (LISTEN -> SYN-RECEIVED -> ESTABLISHED)', () => {
     peer.expect({ flags: 'SA', seq: 5000, ack: 1001, at: 300 });
   });
 
+  it('a different SYN in the window of a SYN-RECEIVED entry frees it (RFC 9293 §3.10.7.4, fourth)', () => {
+    const peer = new TcpPeer();
+    const server = peer.listen();
+    peer.send({ flags: 'S', seq: 1000 });
+    peer.expect({ flags: 'SA', ack: 1001 });
+    peer.send({ flags: 'S', seq: 1500 });
+    peer.expectNothing();
+    expect(peer.tcp.connectionCount).toBe(0);
+    expect(server.listener.getInfo().synQueueLength).toBe(0);
+  });
+
+  it('SYN+FIN to a listener is dropped and counted as malformed', () => {
+    const peer = new TcpPeer();
+    peer.listen();
+    peer.send({ flags: 'SF', seq: 1000 });
+    peer.expectNothing();
+    expect(peer.tcp.stats.malformed).toBe(1);
+    expect(peer.tcp.connectionCount).toBe(0);
+  });
+
   it('an ACK to a listener gets <SEQ=SEG.ACK><CTL=RST>', () => {
     const peer = new TcpPeer();
     peer.listen();
