@@ -228,7 +228,8 @@ describe.skipIf(!canRunIntegration())('TunDevice over a real TUN device in a nam
           catch (e) { console.log(JSON.stringify({ code: e.code, message: e.message })); }
         }`;
       const r = await ns.exec(
-        ['setpriv', '--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, '--import', 'tsx', '--input-type=module', '-e', program],
+        // uid 0 without the capabilities (not another user: it might not be able to read the checkout).
+        ['setpriv', '--bounding-set', '-net_admin,-sys_admin', process.execPath, '--import', 'tsx', '--input-type=module', '-e', program],
         { timeoutMs: 15_000 },
       );
       expect(r.stderr).toBe('');
