@@ -36,6 +36,8 @@ export function withStackOptions<T>(y: Argv<T>): Argv<T & StackCliOptions> {
     })
     .option('pcap', {
       type: 'string',
+      // Without this yargs reads a lone "-" (stdout) as a stray positional.
+      requiresArg: true,
       describe: 'write every packet the stack receives and sends to this pcap file; "-" streams to stdout (… --pcap - | wireshark -k -i -)',
     })
     .option('impair', {

@@ -9,6 +9,8 @@ export const TUNTCP_BIN = path.join(REPO_ROOT, 'bin/tuntcp.js');
 export interface CliProcess {
   child: ChildProcess;
   stdout(): string;
+  /** stdout as raw bytes (for binary output such as `--pcap -`). */
+  stdoutBytes(): Buffer;
   stderr(): string;
   /** Resolves when stderr contains `text` (rejects on exit or timeout). */
   waitForStderr(text: string | RegExp, timeoutMs?: number): Promise<void>;
@@ -22,16 +24,17 @@ export function startCli(args: string[], options: { stdout?: 'pipe' | 'ignore' }
     cwd: REPO_ROOT,
     stdio: ['ignore', options.stdout ?? 'pipe', 'pipe'],
   });
-  let out = '';
+  const outChunks: Buffer[] = [];
   let err = '';
-  child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+  child.stdout?.on('data', (d: Buffer) => outChunks.push(d));
   child.stderr?.on('data', (d: Buffer) => (err += d.toString()));
   const exit = new Promise<number | string>((resolve) => {
     child.on('exit', (code, signal) => resolve(code ?? signal ?? -1));
   });
   return {
     child,
-    stdout: () => out,
+    stdout: () => Buffer.concat(outChunks).toString(),
+    stdoutBytes: () => Buffer.concat(outChunks),
     stderr: () => err,
     exited: () => exit,
     waitForStderr(text, timeoutMs = 15_000) {

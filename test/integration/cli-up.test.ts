@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -47,6 +47,23 @@ describe.skipIf(!canRunIntegration())('tuntcp up: ping through a real TUN, captu
     expect(requests).toHaveLength(5);
     expect(replies).toHaveLength(5);
     for (const r of rows) expect(r[3]).toBe('1'); // 1 = "Good" (0 would be "Bad")
+  });
+
+  it('--pcap - streams the capture to stdout for `wireshark -k -i -`', async () => {
+    const live = startCli(['up', '--netns', netns, '--pcap', '-']);
+    cli = live;
+    await live.waitForStderr('is up on');
+    const ping = spawnSync('ip', ['netns', 'exec', netns, 'ping', '-c', '2', '-i', '0.2', '-W', '2', '10.0.0.2'], {
+      encoding: 'utf8',
+      timeout: 15_000,
+    });
+    expect(ping.stdout).toMatch(/2 packets transmitted, 2 received/);
+    expect(await live.stop('SIGINT')).toBe(0);
+    const file = path.join(dir, 'stdout.pcap');
+    writeFileSync(file, live.stdoutBytes());
+    const tshark = spawnSync('tshark', ['-r', file, '-T', 'fields', '-e', 'icmp.type'], { encoding: 'utf8', timeout: 30_000 });
+    expect(tshark.stdout.trim().split('\n')).toEqual(['8', '0', '8', '0']);
+    expect(netnsExists(netns)).toBe(false);
   });
 
   it('rejects bad input with one line and a non-zero exit, creating nothing', () => {
