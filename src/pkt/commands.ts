@@ -63,7 +63,19 @@ const TCP_CONFIG_KEYS: ReadonlyArray<keyof TcpConfig> = [
   'keepAliveCount',
   'ephemeralPortMin',
   'ephemeralPortMax',
+  'windowScaling',
+  'timestamps',
+  'sack',
+  'dsack',
+  'synCookies',
+  'challengeAckLimit',
+  'finWait2TimeoutMs',
 ];
+
+/** Linux's on/off switches (tcp_timestamps=2, "no random offset", is still on). */
+function onOff(name: string, value: string): number {
+  return int(name, value) === 0 ? 0 : 1;
+}
 
 function int(name: string, value: string): number {
   const v = value.trim();
@@ -104,12 +116,14 @@ const SYSCTLS: Readonly<Record<string, (name: string, value: string) => SysctlEf
     const [lo, hi] = v.trim().split(/\s+/);
     return { config: { ephemeralPortMin: int(n, lo ?? ''), ephemeralPortMax: int(n, hi ?? '') } };
   },
-  'net.ipv4.tcp_timestamps': offOnly('TCP timestamps'),
-  'net.ipv4.tcp_sack': offOnly('SACK'),
-  'net.ipv4.tcp_dsack': offOnly('D-SACK'),
+  'net.ipv4.tcp_timestamps': (n, v) => ({ config: { timestamps: onOff(n, v) } }),
+  'net.ipv4.tcp_sack': (n, v) => ({ config: { sack: onOff(n, v) } }),
+  'net.ipv4.tcp_dsack': (n, v) => ({ config: { dsack: onOff(n, v) } }),
   'net.ipv4.tcp_fack': offOnly('FACK'),
-  'net.ipv4.tcp_window_scaling': offOnly('window scaling'),
-  'net.ipv4.tcp_syncookies': offOnly('SYN cookies'),
+  'net.ipv4.tcp_window_scaling': (n, v) => ({ config: { windowScaling: onOff(n, v) } }),
+  'net.ipv4.tcp_syncookies': (n, v) => ({ config: { synCookies: Math.min(2, Math.max(0, int(n, v))) } }),
+  'net.ipv4.tcp_challenge_ack_limit': (n, v) => ({ config: { challengeAckLimit: int(n, v) } }),
+  'net.ipv4.tcp_fin_timeout': (n, v) => ({ config: { finWait2TimeoutMs: int(n, v) * 1000 } }),
   'net.ipv4.tcp_ecn': offOnly('ECN'),
   'net.ipv4.tcp_fastopen': offOnly('TCP Fast Open'),
   'net.ipv4.tcp_moderate_rcvbuf': offOnly('receive buffer auto-tuning'),
@@ -128,9 +142,9 @@ const SYSCTLS: Readonly<Record<string, (name: string, value: string) => SysctlEf
   'net.inet.tcp.sendspace': (n, v) => ({ config: { sndBuf: int(n, v) } }),
   'net.inet.tcp.recvspace': (n, v) => ({ config: { rcvBuf: int(n, v) } }),
   'kern.ipc.somaxconn': (n, v) => ({ somaxconn: int(n, v) }),
-  'net.inet.tcp.rfc1323': offOnly('window scaling and timestamps'),
-  'net.inet.tcp.sack.enable': offOnly('SACK'),
-  'net.inet.tcp.syncookies': offOnly('SYN cookies'),
+  'net.inet.tcp.rfc1323': (n, v) => ({ config: { windowScaling: onOff(n, v), timestamps: onOff(n, v) } }),
+  'net.inet.tcp.sack.enable': (n, v) => ({ config: { sack: onOff(n, v) } }),
+  'net.inet.tcp.syncookies': (n, v) => ({ config: { synCookies: onOff(n, v) } }),
   'net.inet.tcp.ecn.enable': offOnly('ECN'),
   'net.inet.tcp.fastopen.server_enable': offOnly('TCP Fast Open'),
   'net.inet.tcp.fastopen.client_enable': offOnly('TCP Fast Open'),

@@ -625,10 +625,12 @@ class Runner implements SocketHost {
       case 'tcpi_notsent_bytes':
         return Math.max(0, info.sndBufUsed - info.bytesInFlight);
       case 'tcpi_options':
+        // Linux's TCPI_OPT_TIMESTAMPS (1), TCPI_OPT_SACK (2), TCPI_OPT_WSCALE (4).
+        return (info.timestamps ? 1 : 0) | (info.sackPermitted ? 2 : 0) | (info.windowScaling ? 4 : 0);
       case 'tcpi_snd_wscale':
+        return info.sndWscale;
       case 'tcpi_rcv_wscale':
-        // No TCP options beyond MSS are negotiated yet.
-        return 0;
+        return info.rcvWscale;
       default:
         return undefined;
     }

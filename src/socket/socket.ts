@@ -235,6 +235,7 @@ export class Socket extends Duplex {
       // with RST so the peer learns at once.
       const orderly = error === null && this.writableFinished && conn.readableLength === 0;
       if (!orderly) this.abortConnection();
+      else conn.detach(this.host.now()); // orphaned: FIN-WAIT-2 is bounded (tcp_fin_timeout)
     }
     if (this.pendingWrite) {
       const { callback: cb } = this.pendingWrite;

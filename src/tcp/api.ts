@@ -36,7 +36,16 @@ export interface ConnectionOptions {
   sndBuf?: number;
   /** Disables Nagle's algorithm (RFC 9293 §3.7.4) when true. */
   noDelay?: boolean;
+  /**
+   * Congestion control algorithm, by registered name (src/tcp/congestion/
+   * registry.ts): 'newreno' (RFC 5681/6582) or 'cubic' (RFC 9438), or any
+   * name registered since. Default: TcpConfig.congestionControl.
+   */
+  congestionControl?: CongestionControlName;
 }
+
+/** The built-in algorithms; the `string & {}` keeps room for registered ones. */
+export type CongestionControlName = 'newreno' | 'cubic' | (string & {});
 
 export interface ConnectionEvents {
   /** Active open completed (SYN-SENT -> ESTABLISHED). */
@@ -86,9 +95,26 @@ export interface TcpInfo {
   retransmits: number;
   /** Total segments retransmitted on this connection. */
   totalRetransmits: number;
-  /** Congestion window and slow-start threshold in bytes (the core issue may use a fixed cwnd). */
+  /** Congestion window and slow-start threshold in bytes, from the congestion control algorithm. */
   cwnd: number;
   ssthresh: number;
+  /** The algorithm's registered name ('newreno', 'cubic', ...). */
+  congestionControl: string;
+  /** Loss recovery under way: 'none', 'newreno' (RFC 6582) or 'sack' (RFC 6675). */
+  recovery: 'none' | 'newreno' | 'sack';
+  /** Recoveries entered on duplicate ACKs or SACK, each starting with a fast retransmit. */
+  fastRetransmits: number;
+  /** Of those, driven by the SACK scoreboard (RFC 6675). */
+  sackRecoveries: number;
+  /** Retransmission timer expiries with data outstanding. */
+  rtoTimeouts: number;
+  /** Payload bytes sent again, by any of the above. */
+  retransmittedBytes: number;
+  /** Bytes above SND.UNA the peer reports holding (SACK), now. */
+  sackedBytes: number;
+  /** Bytes presumed lost now (RFC 6675 IsLost). */
+  lostBytes: number;
+  /** Bytes in the network: RFC 6675 pipe in SACK recovery, else SND.NXT - SND.UNA less SACKed bytes. */
   bytesInFlight: number;
   /** Send ring: bytes queued (unacknowledged + unsent) and its capacity. */
   sndBufUsed: number;
@@ -103,6 +129,17 @@ export interface TcpInfo {
   bytesSent: number;
   noDelay: boolean;
   cork: boolean;
+  /** RFC 7323 window scaling in use, and the two shifts (0 when not in use; Linux tcpi_snd_wscale/rcv_wscale). */
+  windowScaling: boolean;
+  sndWscale: number;
+  rcvWscale: number;
+  /** RFC 7323 timestamps in use; TS.Recent, the peer's timestamp we echo. */
+  timestamps: boolean;
+  tsRecent: number;
+  /** RFC 2018 SACK negotiated. */
+  sackPermitted: boolean;
+  /** Bytes of options in every data segment (12 with timestamps): the payload of a full segment is mss minus this. */
+  dataOptionsLength: number;
 }
 
 export interface TcpConnection {
@@ -137,7 +174,20 @@ export interface TcpConnection {
   setNoDelay(noDelay: boolean, now: number): void;
   /** While corked, partial segments wait until uncorked or full (Linux TCP_CORK). */
   setCork(cork: boolean, now: number): void;
+  /**
+   * As Node's socket.setKeepAlive: probes after `initialDelayMs` of silence
+   * (0 keeps the current delay), every keepAliveIntervalMs, ETIMEDOUT after
+   * keepAliveCount unanswered ones (RFC 1122 §4.2.3.6).
+   */
   setKeepAlive(enable: boolean, initialDelayMs: number, now: number): void;
+  /**
+   * Additive (orphaning): close(2) semantics. The application will not read
+   * or write again: the FIN goes out after queued data (as shutdown()), data
+   * still unread or arriving later resets the connection (RFC 1122
+   * §4.2.2.13), and FIN-WAIT-2 lasts at most TcpConfig.finWait2TimeoutMs
+   * (Linux tcp_fin_timeout). Events may still be delivered until onClose.
+   */
+  detach(now: number): void;
   getInfo(): TcpInfo;
 }
 

@@ -1,3 +1,6 @@
+import type { CongestionControlName } from './api.ts';
+import { DEFAULT_CONGESTION_CONTROL, congestionControlNames, hasCongestionControl } from './congestion/registry.ts';
+
 /**
  * Stack-wide TCP tunables. Every limit the stack enforces is named here with
  * its default, so that "what happens when X is full" always has a knob and a
@@ -39,6 +42,25 @@ export interface TcpConfig {
   /** Ephemeral port range for active opens (RFC 6056 §3.2 suggests 1024-65535; IANA's is 49152-65535). */
   ephemeralPortMin: number;
   ephemeralPortMax: number;
+  /**
+   * Congestion control for connections that do not choose one (registry
+   * name). 'cubic' by default, as Linux: see congestion/registry.ts.
+   */
+  congestionControl: CongestionControlName;
+  /** RFC 7323 window scaling, offered on our SYNs and accepted on the peer's (Linux tcp_window_scaling): 1 on, 0 off. */
+  windowScaling: number;
+  /** RFC 7323 timestamps (Linux tcp_timestamps): 1 on, 0 off. */
+  timestamps: number;
+  /** RFC 2018 SACK-permitted (Linux tcp_sack): 1 on, 0 off. */
+  sack: number;
+  /** RFC 2883 D-SACK blocks when SACK is in use (Linux tcp_dsack): 1 on, 0 off. */
+  dsack: number;
+  /** RFC 4987 SYN cookies (Linux tcp_syncookies): 0 never, 1 when the SYN queue is full, 2 for every SYN. */
+  synCookies: number;
+  /** RFC 5961 §7: challenge ACKs per second, stack-wide, on average (Linux tcp_challenge_ack_limit). */
+  challengeAckLimit: number;
+  /** An orphaned connection's longest stay in FIN-WAIT-2 (Linux tcp_fin_timeout). */
+  finWait2TimeoutMs: number;
 }
 
 export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
@@ -61,6 +83,14 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   keepAliveCount: 9,
   ephemeralPortMin: 49152,
   ephemeralPortMax: 65535,
+  congestionControl: DEFAULT_CONGESTION_CONTROL,
+  windowScaling: 1,
+  timestamps: 1,
+  sack: 1,
+  dsack: 1,
+  synCookies: 1,
+  challengeAckLimit: 1000,
+  finWait2TimeoutMs: 60_000,
 });
 
 /** RFC 9293 §3.8.6.3: "the delay MUST be less than 0.5 seconds". */
@@ -71,6 +101,13 @@ export function resolveTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
   for (const key of Object.keys(partial) as (keyof TcpConfig)[]) {
     const value = partial[key];
     if (value === undefined) continue;
+    if (key === 'congestionControl') {
+      if (typeof value !== 'string' || !hasCongestionControl(value)) {
+        throw new RangeError(`TcpConfig.congestionControl ${JSON.stringify(value)} is not registered (known: ${congestionControlNames().join(', ')})`);
+      }
+      config.congestionControl = value;
+      continue;
+    }
     if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
       throw new RangeError(`TcpConfig.${key} must be a finite non-negative number, got ${String(value)}`);
     }
@@ -80,6 +117,10 @@ export function resolveTcpConfig(partial: Partial<TcpConfig> = {}): TcpConfig {
   if (config.rcvBuf < 1 || config.sndBuf < 1) throw new RangeError('TcpConfig.rcvBuf and sndBuf must be at least 1');
   if (config.maxOooRanges < 1) throw new RangeError('TcpConfig.maxOooRanges must be at least 1');
   if (config.minRtoMs > config.maxRtoMs) throw new RangeError('TcpConfig.minRtoMs must not exceed maxRtoMs');
+  for (const key of ['windowScaling', 'timestamps', 'sack', 'dsack'] as const) {
+    if (config[key] !== 0 && config[key] !== 1) throw new RangeError(`TcpConfig.${key} must be 0 or 1`);
+  }
+  if (![0, 1, 2].includes(config.synCookies)) throw new RangeError('TcpConfig.synCookies must be 0, 1 or 2');
   if (
     !Number.isInteger(config.ephemeralPortMin) ||
     !Number.isInteger(config.ephemeralPortMax) ||

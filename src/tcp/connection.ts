@@ -12,12 +12,18 @@ import type { Ipv4Address } from '../ip/address.ts';
 import { formatIpv4 } from '../ip/address.ts';
 import { StackError } from '../errors.ts';
 import type { ConnectionEvents, TcpConnection, TcpInfo, TcpState } from './api.ts';
+import { connectionName, type TcpTracer } from './trace.ts';
 import { Assembler } from './buffers/assembler.ts';
 import { RingBuffer } from './buffers/ring-buffer.ts';
 import type { TcpConfig } from './config.ts';
 import type { CongestionControl } from './congestion/congestion-control.ts';
-import { Reno } from './congestion/reno.ts';
+import { createCongestionControl } from './congestion/registry.ts';
 import type { Listener } from './listener.ts';
+import type { SackBlock } from './options.ts';
+import { detachConnection } from './orphan.ts';
+import type { ChallengeAckLimiter } from './rfc5961.ts';
+import { NO_SACK_BLOCKS } from './sack-blocks.ts';
+import { LossRecovery, recoveryInfo } from './loss-recovery.ts';
 import { MAX_WINDOW, output, sendReset, windowUpdateDue } from './output.ts';
 import { RttEstimator } from './rto.ts';
 import { seqDiff } from './seq.ts';
@@ -31,7 +37,10 @@ export const DEFAULT_MSS = 536;
  * few bytes would have us cut the stream into absurdly small segments.
  */
 export const MIN_MSS = 88;
-/** Bytes of TCP options in every data segment (RFC 7323 timestamps will make it 12). */
+/**
+ * Bytes of TCP options in every data segment without timestamps. With them
+ * it is 12 per connection: see `Connection.dataOptionsLength`.
+ */
 export const DATA_SEGMENT_OPTIONS_LENGTH = 0;
 
 /** What a connection needs from the stack that owns it. */
@@ -43,6 +52,10 @@ export interface ConnectionHost {
   release(conn: Connection): void;
   /** The connection armed a timer; nextDeadline() must see it. */
   timerArmed(conn: Connection): void;
+  /** Stack-wide budget of RFC 5961 challenge ACKs (rfc5961.ts). */
+  readonly challengeAckLimiter: ChallengeAckLimiter;
+  /** `tuntcp serve --trace`: told of state changes and timer firings when set. */
+  readonly tracer?: TcpTracer | null;
 }
 
 export interface ConnectionInit {
@@ -59,6 +72,8 @@ export interface ConnectionInit {
   noDelay: boolean;
   /** The listener this connection came from (passive open), if any. */
   listener: Listener | null;
+  /** Registered congestion control name (congestion/registry.ts); the stack's default if absent. */
+  congestionControl?: string | undefined;
 }
 
 // Pending application events, delivered after the TCB is consistent again.
@@ -78,7 +93,20 @@ const NO_EVENTS: ConnectionEvents = {
 };
 
 export class Connection implements TcpConnection {
-  state: TcpState = 'CLOSED';
+  private currentState: TcpState = 'CLOSED';
+  get state(): TcpState {
+    return this.currentState;
+  }
+  /** Every state change passes here, so a tracer sees each one exactly once. */
+  set state(next: TcpState) {
+    const from = this.currentState;
+    if (next === from) return;
+    this.currentState = next;
+    const tracer = this.host.tracer;
+    if (tracer) {
+      tracer({ event: 'state', conn: connectionName(this.localAddress, this.localPort, this.remoteAddress, this.remotePort), from, to: next });
+    }
+  }
   readonly localAddress: Ipv4Address;
   readonly localPort: number;
   readonly remoteAddress: Ipv4Address;
@@ -105,9 +133,43 @@ export class Connection implements TcpConnection {
   sndWl2 = 0;
   /** Largest window the peer ever offered (sender SWS avoidance). */
   maxSndWnd = 0;
-  /** RFC 7323 window scaling, not negotiated yet: both shifts stay 0. */
+  /** RFC 7323 window scaling: Snd.Wind.Shift and Rcv.Wind.Shift, 0 unless negotiated (syn-options.ts). */
   sndWndShift = 0;
   rcvWndShift = 0;
+
+  // -- RFC 7323 and RFC 2018 (syn-options.ts, segment-options.ts, timestamps.ts, sack-blocks.ts) --
+  /** Window scaling in use (before the handshake settles: offered). */
+  wsEnabled = false;
+  /** Timestamps in use (before the handshake settles: offered): TSopt on every non-RST segment. */
+  tsEnabled = false;
+  /** SACK negotiated (RFC 2018 §2: both SYNs carried SACK-permitted; before that: offered). */
+  sackPermitted = false;
+  /** Added to our millisecond clock to make TSval (RFC 7323 §7.1). */
+  tsOffset = 0;
+  /** TS.Recent (RFC 7323 §4.3) and the `now` it was recorded at (for §5.5). */
+  tsRecent = 0;
+  tsRecentStamp = 0;
+  /** When we last answered a segment PAWS dropped (rate limit, timestamps.ts). */
+  pawsAckedAt = -Infinity;
+  /** Last.ACK.sent (RFC 7323 §4.3): RCV.NXT as carried by our latest ACK. */
+  lastAckSent = 0;
+  /** The Timestamps option of the segment being processed: TSval, TSecr valid when segHasTs. */
+  segHasTs = false;
+  segTsVal = 0;
+  segTsEcr = 0;
+  /**
+   * SACK blocks of the segment being processed (RFC 2018), as they arrived:
+   * absolute sequence numbers, not validated, the first possibly a D-SACK
+   * (RFC 2883). Empty when it carried none or SACK is not in use. Set before
+   * the ACK step, for the sender's scoreboard.
+   */
+  peerSackBlocks: readonly SackBlock[] = NO_SACK_BLOCKS;
+  /** RFC 2883: a duplicate range our next ACK reports first. */
+  dsack: SackBlock | null = null;
+  /** Bytes of options in every data segment: 12 with timestamps (RFC 7323 §3.2, RFC 6691). */
+  dataOptionsLength = DATA_SEGMENT_OPTIONS_LENGTH;
+  /** detach() was called: orphaned, as after close(2) (orphan.ts). */
+  detached = false;
   /** shutdown() was called: a FIN follows the data in the send ring. */
   finQueued = false;
   finSent = false;
@@ -139,6 +201,8 @@ export class Connection implements TcpConnection {
   // -- Retransmission --
   readonly rtt: RttEstimator;
   cc: CongestionControl;
+  /** Duplicate ACKs, fast retransmit, NewReno and SACK recovery (loss-recovery.ts). */
+  readonly recovery: LossRecovery;
   readonly timers = new ConnectionTimers();
   /** Consecutive timeouts of the oldest outstanding segment (or SYN). */
   retransmits = 0;
@@ -216,7 +280,8 @@ export class Connection implements TcpConnection {
     const config = init.host.config;
     this.assembler = new Assembler(config.maxOooRanges);
     this.rtt = new RttEstimator(config.initialRtoMs, config.minRtoMs, config.maxRtoMs);
-    this.cc = new Reno(this.mss);
+    this.cc = createCongestionControl(init.congestionControl ?? config.congestionControl, this.mss);
+    this.recovery = new LossRecovery(this.iss);
     this.noDelay = init.noDelay;
     this.keepAliveIdleMs = config.keepAliveIdleMs;
   }
@@ -362,11 +427,17 @@ export class Connection implements TcpConnection {
     this.flushEvents();
   }
 
-  /** As Node's socket.setKeepAlive: a delay of 0 keeps the configured idle time. */
+  /** As Node's socket.setKeepAlive: a delay of 0 leaves the current one (the configured idle time at first). */
   setKeepAlive(enable: boolean, initialDelayMs: number, now: number): void {
     this.keepAliveEnabled = enable;
-    this.keepAliveIdleMs = initialDelayMs > 0 ? initialDelayMs : this.host.config.keepAliveIdleMs;
+    if (initialDelayMs > 0) this.keepAliveIdleMs = initialDelayMs;
     restartKeepAliveTimer(this, now);
+  }
+
+  /** close(2) semantics (api.ts): see orphan.ts. */
+  detach(now: number): void {
+    detachConnection(this, now);
+    this.flushEvents();
   }
 
   getInfo(): TcpInfo {
@@ -391,7 +462,7 @@ export class Connection implements TcpConnection {
       totalRetransmits: this.totalRetransmits,
       cwnd: this.cc.window(),
       ssthresh: this.cc.ssthresh,
-      bytesInFlight: this.state === 'CLOSED' ? 0 : seqDiff(this.sndNxt, this.sndUna),
+      ...recoveryInfo(this),
       sndBufUsed: this.sndBuf.length,
       sndBufSize: this.sndBuf.capacity,
       rcvBufUsed: this.rcvBuf.length,
@@ -401,6 +472,13 @@ export class Connection implements TcpConnection {
       bytesSent: this.bytesSent,
       noDelay: this.noDelay,
       cork: this.cork,
+      windowScaling: this.wsEnabled,
+      sndWscale: this.sndWndShift,
+      rcvWscale: this.rcvWndShift,
+      timestamps: this.tsEnabled,
+      tsRecent: this.tsRecent,
+      sackPermitted: this.sackPermitted,
+      dataOptionsLength: this.dataOptionsLength,
     };
   }
 
@@ -435,14 +513,14 @@ export class Connection implements TcpConnection {
 
   /**
    * Payload of a full-sized segment. The MSS less the options every data
-   * segment carries (none yet: timestamps will take 12 bytes), and at most
+   * segment carries (12 bytes with timestamps, RFC 6691), and at most
    * half the largest window the peer ever offered (Linux's
    * tcp_bound_to_half_wnd): with a window under two MSS, MSS-sized segments
    * would all be partial ones that Nagle holds and the receiver's delayed
    * ACK answers late; half-window segments keep two in flight.
    */
   fullSegmentSize(): number {
-    const mss = this.mss - DATA_SEGMENT_OPTIONS_LENGTH;
+    const mss = this.mss - this.dataOptionsLength;
     const maxWnd = this.maxSndWnd;
     if (maxWnd === 0) return mss;
     const half = maxWnd > DEFAULT_MSS ? Math.floor(maxWnd / 2) : maxWnd;
@@ -467,7 +545,8 @@ export class Connection implements TcpConnection {
   /** Our SYN was acknowledged (SYN-SENT or SYN-RECEIVED -> ESTABLISHED). */
   becomeEstablished(now: number): void {
     this.state = this.finQueued ? 'FIN-WAIT-1' : 'ESTABLISHED';
-    this.cc.setMss(this.mss);
+    // SMSS excludes the options every segment carries (RFC 5681 §2).
+    this.cc.setMss(this.mss - this.dataOptionsLength);
     if (this.synRetransmitted) this.rtt.fallbackAfterSynRetransmit(this.host.config.initialRtoMs);
     this.retransmits = 0;
     this.host.stats.established++;

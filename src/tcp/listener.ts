@@ -35,6 +35,8 @@ export class Listener implements TcpListener {
   readonly localAddress: Ipv4Address;
   readonly localPort: number;
   onAcceptable: (() => void) | null = null;
+  /** `--trace`: told of each overflow as it is counted. */
+  onOverflow: ((queue: 'syn' | 'accept') => void) | null = null;
   readonly backlog: number;
   readonly synBacklog: number;
   readonly connectionOptions: ConnectionOptions;
@@ -107,10 +109,12 @@ export class Listener implements TcpListener {
 
   recordSynQueueOverflow(): void {
     this.synQueueOverflows++;
+    this.onOverflow?.('syn');
   }
 
   recordAcceptQueueOverflow(): void {
     this.acceptQueueOverflows++;
+    this.onOverflow?.('accept');
   }
 
   /** A new half-open connection (SYN received, SYN-ACK sent). */

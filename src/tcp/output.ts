@@ -14,8 +14,12 @@ import { ACK, FIN, PSH, RST, SYN } from './flags.ts';
 import type { TcpOptions } from './options.ts';
 import type { TcpView } from './segment.ts';
 import { buildTcpPacket } from './segment.ts';
+import { congestionAllowance, sendRecoveryRetransmissions, sendRescueRetransmission, skipSackedOnRewind } from './loss-recovery.ts';
+import { segmentOptions } from './segment-options.ts';
 import { seqAdd, seqDiff, seqGt, seqLt } from './seq.ts';
+import { synOptions } from './syn-options.ts';
 import { armPersistTimer, armRetransmitTimerIfIdle, stopPersistTimer } from './timers.ts';
+import { windowField } from './window-scale.ts';
 
 /** The largest value of the 16-bit window field. */
 export const MAX_WINDOW = 65535;
@@ -33,7 +37,10 @@ export function output(c: Connection, now: number, force = false): void {
   if (s === 'CLOSED' || s === 'LISTEN' || s === 'SYN-SENT') return;
   if (c.canSendData()) {
     let forceNext = force;
+    // Loss recovery first (RFC 6675 NextSeg() puts holes before new data).
+    sendRecoveryRetransmissions(c, now);
     while (sendNextSegment(c, now, forceNext)) forceNext = false;
+    sendRescueRetransmission(c, now);
     c.pushPending = false;
     updatePersistTimer(c, now);
   }
@@ -43,14 +50,15 @@ export function output(c: Connection, now: number, force = false): void {
 function sendNextSegment(c: Connection, now: number, force: boolean): boolean {
   // After the FIN nothing follows; after an RTO rewind SND.NXT is back below it.
   if (c.finSent && seqGt(c.sndNxt, c.finSeq)) return false;
+  const sackGap = skipSackedOnRewind(c);
   const inFlight = seqDiff(c.sndNxt, c.sndUna);
   const unsent = c.sndBuf.length - inFlight;
   if (unsent < 0) return false;
-  let usable = Math.min(c.sndWnd, c.cc.window()) - inFlight;
+  let usable = Math.min(c.sndWnd - inFlight, congestionAllowance(c, inFlight));
   // Into a zero window the forced segment is a one-byte probe.
   if (force && inFlight === 0 && usable < 1) usable = 1;
   const mss = c.fullSegmentSize();
-  const len = Math.max(0, Math.min(unsent, mss, usable));
+  const len = Math.max(0, Math.min(unsent, mss, usable, sackGap));
   // The FIN goes with the segment carrying the last byte. It needs no window:
   // it occupies no buffer at the receiver, and both Linux and our own
   // receiver accept a bare FIN at the edge of a closed window.
@@ -92,6 +100,8 @@ function sendData(c: Connection, len: number, fin: boolean, now: number, retrans
   if (len > 0 && now - c.lastDataReceived < c.host.config.delAckMs) c.interactive = true;
   if (retransmission) {
     c.host.stats.retransmittedSegments++;
+    c.host.stats.retransmittedBytes += len;
+    c.recovery.retransmittedBytes += len;
     c.totalRetransmits++;
   } else if (!c.rttTiming) {
     // One segment timed at a time (RFC 6298 §3 with Karn's rule: never one
@@ -102,7 +112,7 @@ function sendData(c: Connection, len: number, fin: boolean, now: number, retrans
   }
   armRetransmitTimerIfIdle(c, now);
   stopPersistTimer(c);
-  emit(c, flags, seq, offset, len);
+  emit(c, flags, seq, offset, len, segmentOptions(c, now, len));
 }
 
 /**
@@ -134,11 +144,11 @@ export function sendSyn(c: Connection, now: number, retransmission = c.retransmi
     c.rttSeq = c.sndNxt;
     c.rttStart = now;
   }
-  // RFC 7323 §2.2: the window in a SYN is never scaled. In SYN-SENT we do
-  // not know RCV.NXT yet, so the right edge is recorded when the SYN-ACK
-  // arrives (Connection.synWindow).
+  // RFC 7323 §2.2: the window in a SYN is never scaled (emit sends it as
+  // is, at most 65535). In SYN-SENT we do not know RCV.NXT yet, so the right
+  // edge is recorded when the SYN-ACK arrives (Connection.synWindow).
   const window = synAck ? advertisedWindow(c) : c.synWindow();
-  const options: TcpOptions = { mss: c.advMss };
+  const options = synOptions(c, now);
   armRetransmitTimerIfIdle(c, now);
   emit(c, SYN | (synAck ? ACK : 0), c.iss, 0, 0, options, window);
 }
@@ -148,8 +158,8 @@ export function sendSyn(c: Connection, now: number, retransmission = c.retransmi
  * receiver (Linux among them) discards a segment whose sequence number lies
  * entirely below what it has already received, and with it our window update.
  */
-export function sendAck(c: Connection, _now: number): void {
-  emit(c, ACK, c.sndMax, 0, 0);
+export function sendAck(c: Connection, now: number): void {
+  emit(c, ACK, c.sndMax, 0, 0, segmentOptions(c, now, 0));
 }
 
 /** <SEQ=SND.MAX><CTL=RST> (RFC 9293 §3.10.5 ABORT; SND.MAX for the reason given at sendAck). */
@@ -159,18 +169,23 @@ export function sendReset(c: Connection): void {
 }
 
 /** RFC 9293 §3.8.6.1: one byte of new data beyond the zero window; SND.NXT does not move. */
-export function sendZeroWindowProbe(c: Connection, _now: number): void {
+export function sendZeroWindowProbe(c: Connection, now: number): void {
   c.host.stats.zeroWindowProbes++;
   c.probeOutstanding = true;
-  emit(c, ACK, c.sndNxt, seqDiff(c.sndNxt, c.sndUna), 1);
+  emit(c, ACK, c.sndNxt, seqDiff(c.sndNxt, c.sndUna), 1, segmentOptions(c, now, 1));
 }
 
 /** RFC 1122 §4.2.3.6: SEG.SEQ = SND.NXT - 1, no data: the peer must answer with an ACK. */
-export function sendKeepAliveProbe(c: Connection, _now: number): void {
-  emit(c, ACK, seqAdd(c.sndNxt, -1), 0, 0);
+export function sendKeepAliveProbe(c: Connection, now: number): void {
+  emit(c, ACK, seqAdd(c.sndNxt, -1), 0, 0, segmentOptions(c, now, 0));
 }
 
-function emit(
+/**
+ * Builds and sends one segment. `options`: synOptions() for a SYN,
+ * segmentOptions() for any other segment but an RST (timestamps and SACK
+ * blocks once negotiated, RFC 7323 §3.2).
+ */
+export function emit(
   c: Connection,
   flags: number,
   seq: number,
@@ -188,7 +203,7 @@ function emit(
       seq,
       ack: (flags & ACK) !== 0 ? c.rcvNxt : 0,
       flags,
-      window: Math.min(window >>> c.rcvWndShift, MAX_WINDOW),
+      window: (flags & SYN) !== 0 ? Math.min(window, MAX_WINDOW) : windowField(c, window),
       ...(options === undefined ? {} : { options }),
     },
     len,
@@ -200,6 +215,7 @@ function emit(
   );
   if ((flags & ACK) !== 0) {
     // Any segment carrying ACK is the ACK we owed (piggybacking).
+    c.lastAckSent = c.rcvNxt;
     c.ackNow = false;
     c.rcvUnacked = 0;
     c.timers.delayedAck = Infinity;
@@ -225,7 +241,9 @@ function swsThreshold(c: Connection): number {
  */
 function windowFromBuffer(c: Connection): number {
   const free = Math.min(c.rcvBuf.free, MAX_WINDOW << c.rcvWndShift);
-  return free >= c.mss ? free - (free % c.mss) : free;
+  // The peer's full segments carry our MSS less its options (timestamps).
+  const segment = c.mss - c.dataOptionsLength;
+  return free >= segment ? free - (free % segment) : free;
 }
 
 /**

@@ -21,3 +21,23 @@ export function chooseEphemeralPort(
   }
   return null;
 }
+
+const RANDOM_BATCH = 256;
+const randomPool = new Uint32Array(RANDOM_BATCH);
+let randomLeft = 0;
+
+/**
+ * Uniform in [0, 1) from the system CSPRNG, the default `random` of the
+ * stack. Port randomization (and the challenge-ACK budget of RFC 5961 §7)
+ * only helps if an attacker cannot predict the generator (RFC 6056 §3.3
+ * defers to RFC 4086 on randomness); Math.random's xorshift128+ state can be
+ * recovered from a few of its outputs.
+ */
+export function secureRandom(): number {
+  if (randomLeft === 0) {
+    globalThis.crypto.getRandomValues(randomPool);
+    randomLeft = RANDOM_BATCH;
+  }
+  randomLeft--;
+  return randomPool[randomLeft]! / 0x1_0000_0000;
+}

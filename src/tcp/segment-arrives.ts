@@ -15,7 +15,12 @@
  */
 import { StackError } from '../errors.ts';
 import type { Connection } from './connection.ts';
+import { afterAck, beforeAck } from './loss-recovery.ts';
+import { armFinWait2Timer, dataAfterClose } from './orphan.ts';
 import { output, replyReset, sendSyn } from './output.ts';
+import { ackTooOld, rstNeedsChallenge, sendChallengeAck } from './rfc5961.ts';
+import { recordDuplicate } from './sack-blocks.ts';
+import { readArrivalOptions } from './segment-options.ts';
 import type { TcpView } from './segment.ts';
 import { seqAdd, seqDiff, seqGe, seqGt, seqInRange, seqLe, seqLt, seqMax } from './seq.ts';
 import {
@@ -25,6 +30,9 @@ import {
   restartRetransmitTimer,
   stopRetransmitTimer,
 } from './timers.ts';
+import { negotiateSynOptions } from './syn-options.ts';
+import { pawsRejects, timestampRttSample, updateTsRecent } from './timestamps.ts';
+import { peerWindow } from './window-scale.ts';
 
 /** The fields of an arriving segment that trimming may change. */
 interface Incoming {
@@ -83,7 +91,9 @@ function synSentArrives(c: Connection, seg: TcpView, now: number): void {
   // (RFC 5961 §3.2 keeps this rule for SYN-SENT).
   if (seg.rst) {
     stats.rstsReceived++;
+    if (!seg.hasAck) stats.rstsIgnored++;
     if (seg.hasAck) {
+      stats.rstsAccepted++;
       stats.connectionsReset++;
       c.terminate(new StackError('ECONNREFUSED', 'connection refused', 'connect'));
     }
@@ -94,10 +104,13 @@ function synSentArrives(c: Connection, seg: TcpView, now: number): void {
   c.irs = seg.seq;
   c.rcvNxt = seqAdd(seg.seq, 1);
   c.rcvAdv = seqAdd(c.rcvNxt, c.synWindow()); // the window our SYN offered
-  c.applyPeerMss(seg.options().mss);
+  const peerOptions = seg.options();
+  c.applyPeerMss(peerOptions.mss);
+  // Window scaling, timestamps, SACK: in use if this SYN carries them too.
+  negotiateSynOptions(c, peerOptions, now);
   if (seg.hasAck) {
     ackOurSyn(c, seg.ack, now);
-    updateSendWindow(c, seg.window, seg.seq, seg.ack);
+    updateSendWindow(c, seg.window, seg.seq, seg.ack, true);
     c.becomeEstablished(now);
     c.ackNow = true;
     // Data or a FIN riding on the SYN-ACK: continue at the sixth step.
@@ -120,6 +133,8 @@ function synSentArrives(c: Connection, seg: TcpView, now: number): void {
 function synchronizedArrives(c: Connection, seg: TcpView, now: number): void {
   const stats = c.host.stats;
   const inc = incoming(seg);
+  // Timestamps and SACK blocks, if negotiated (segment-options.ts).
+  readArrivalOptions(c, seg);
 
   if (c.state === 'SYN-RECEIVED' && inc.syn && !inc.rst && inc.seq === c.irs) {
     if (!inc.hasAck) {
@@ -136,14 +151,26 @@ function synchronizedArrives(c: Connection, seg: TcpView, now: number): void {
     }
   }
 
+  // RFC 7323 §5.3 R1: PAWS drops an old duplicate (and ACKs) before the window test.
+  if (pawsRejects(c, inc, now)) {
+    output(c, now);
+    return;
+  }
+
   // First: is the segment acceptable?
   if (!acceptable(c, inc)) {
     stats.unacceptableSegments++;
-    if (!inc.rst) {
+    if (inc.rst) {
+      stats.rstsIgnored++; // RFC 5961 §3.2 (1): silently dropped
+    } else if (inc.syn && c.state !== 'SYN-RECEIVED') {
+      // RFC 5961 §4.2: a SYN gets a challenge ACK whatever its sequence number.
+      sendChallengeAck(c, now);
+    } else {
       // TIME-WAIT: "the only thing that can arrive in this state is a
       // retransmission of the remote FIN. Acknowledge it, and restart the
       // 2 MSL timeout." (It fails the sequence test, being old.)
       if (c.state === 'TIME-WAIT' && inc.fin) armTimeWaitTimer(c, now);
+      recordDuplicate(c, inc.seq, inc.payload.length);
       c.ackNow = true;
       output(c, now);
     }
@@ -152,8 +179,13 @@ function synchronizedArrives(c: Connection, seg: TcpView, now: number): void {
   trimToWindow(c, inc);
   restartKeepAliveTimer(c, now);
 
-  // Second: RST.
+  // Second: RST, believed only at exactly RCV.NXT (RFC 5961 §3.2).
   if (inc.rst) {
+    if (rstNeedsChallenge(c, inc.origSeq)) {
+      stats.rstsIgnored++;
+      sendChallengeAck(c, now);
+      return;
+    }
     resetArrives(c);
     return;
   }
@@ -169,6 +201,9 @@ function synchronizedArrives(c: Connection, seg: TcpView, now: number): void {
     return;
   }
 
+  // RFC 7323 §4.3 (R3 of §5.3): the segment passed the window test.
+  updateTsRecent(c, inc.origSeq, now);
+
   // Fifth: ACK.
   if (!inc.hasAck) return;
   if (!ackArrives(c, inc, seg, now)) {
@@ -176,7 +211,12 @@ function synchronizedArrives(c: Connection, seg: TcpView, now: number): void {
     return;
   }
 
-  // Sixth (URG) is ignored; seventh and eighth:
+  // Sixth (URG) is ignored; seventh and eighth. New text for a connection
+  // the application closed resets it (RFC 1122 §4.2.2.13, orphan.ts).
+  if (c.detached && inc.payload.length > 0 && c.canReceiveData()) {
+    dataAfterClose(c);
+    return;
+  }
   textAndFin(c, inc, now);
   output(c, now);
 }
@@ -214,6 +254,7 @@ function trimToWindow(c: Connection, inc: Incoming): void {
     }
     if (before > 0) {
       const cut = Math.min(before, inc.payload.length);
+      recordDuplicate(c, inc.seq, cut); // RFC 2883 D-SACK
       inc.payload = inc.payload.subarray(cut);
       inc.seq = seqAdd(inc.seq, cut);
       if (cut > 0) c.ackNow = true;
@@ -230,9 +271,8 @@ function trimToWindow(c: Connection, inc: Incoming): void {
 function resetArrives(c: Connection): void {
   const stats = c.host.stats;
   stats.rstsReceived++;
-  // RFC 5961 §3.2 hook: RFC 9293 §3.10.7.4 believes any RST that passed the
-  // window test, which is what we do for now. The exact-match rule (RST only
-  // at SEG.SEQ = RCV.NXT, otherwise a challenge ACK) belongs here.
+  // The caller checked RFC 5961 §3.2: SEG.SEQ = RCV.NXT exactly.
+  stats.rstsAccepted++;
   switch (c.state) {
     case 'SYN-RECEIVED':
       if (c.passive) {
@@ -257,12 +297,11 @@ function resetArrives(c: Connection): void {
 /**
  * RFC 5961 §4: a SYN in a synchronized state gets an ACK (the "challenge
  * ACK"): a genuine peer that restarted answers it with an RST carrying the
- * exact sequence number; a blind attacker learns nothing. Rate limiting
- * (RFC 5961 §7) comes with the RST hardening.
+ * exact sequence number; a blind attacker learns nothing. Rate-limited
+ * (RFC 5961 §7, rfc5961.ts).
  */
 function challengeAck(c: Connection, now: number): void {
-  c.ackNow = true;
-  output(c, now);
+  sendChallengeAck(c, now);
 }
 
 /** Returns false when processing of the segment stops here. */
@@ -285,7 +324,7 @@ function ackArrives(c: Connection, inc: Incoming, seg: TcpView, now: number): bo
       return false;
     }
     ackOurSyn(c, ack, now);
-    updateSendWindow(c, inc.window, inc.origSeq, ack);
+    updateSendWindow(c, inc.window, inc.origSeq, ack, seg.syn);
     c.becomeEstablished(now);
     if (listener !== null) listener.admit(c);
   }
@@ -297,11 +336,19 @@ function ackArrives(c: Connection, inc: Incoming, seg: TcpView, now: number): bo
     c.ackNow = true;
     return false;
   }
+  // RFC 5961 §5.2: an ACK older than SND.UNA - MAX.SND.WND is a blind
+  // injection, not a late duplicate: drop the segment, challenge ACK.
+  if (ackTooOld(c, ack)) {
+    stats.oldAcksDropped++;
+    sendChallengeAck(c, now);
+    return false;
+  }
   c.ackedSinceTimeout = true;
   c.persistProbesUnanswered = 0;
+  beforeAck(c, seg);
   if (seqGt(ack, c.sndUna)) newDataAcked(c, ack, now);
-  // RFC 5961 §5 hook: an ACK below SND.UNA - MAX.SND.WND would be dropped
-  // here as a blind injection; RFC 9293 accepts it as a harmless duplicate.
+  // Duplicate ACKs, SACK, fast retransmit and recovery, window growth.
+  afterAck(c, seg, now);
 
   // Window update: only from a segment newer than the one that last set it.
   if (seqLe(c.sndUna, ack) && (seqLt(c.sndWl1, inc.origSeq) || (c.sndWl1 === inc.origSeq && seqLe(c.sndWl2, ack)))) {
@@ -310,7 +357,10 @@ function ackArrives(c: Connection, inc: Incoming, seg: TcpView, now: number): bo
 
   switch (c.state) {
     case 'FIN-WAIT-1':
-      if (ourFinAcked(c)) c.state = 'FIN-WAIT-2';
+      if (ourFinAcked(c)) {
+        c.state = 'FIN-WAIT-2';
+        armFinWait2Timer(c, now); // orphans only (orphan.ts)
+      }
       return true;
     case 'CLOSING':
       if (ourFinAcked(c)) c.enterTimeWait(now);
@@ -340,8 +390,9 @@ function ackOurSyn(c: Connection, ack: number, now: number): void {
   c.ackedSinceTimeout = true;
 }
 
-function updateSendWindow(c: Connection, window: number, seq: number, ack: number): void {
-  c.sndWnd = window << c.sndWndShift;
+/** `syn`: the segment is a SYN, whose window is never scaled (RFC 7323 §2.2). */
+function updateSendWindow(c: Connection, window: number, seq: number, ack: number, syn = false): void {
+  c.sndWnd = peerWindow(c, window, syn);
   c.sndWl1 = seq;
   c.sndWl2 = ack;
   if (c.sndWnd > c.maxSndWnd) c.maxSndWnd = c.sndWnd;
@@ -356,12 +407,13 @@ function newDataAcked(c: Connection, ack: number, now: number): void {
   if (seqLt(c.sndNxt, ack)) c.sndNxt = ack;
   c.sndMax = seqMax(c.sndMax, ack); // a zero-window probe byte was taken
   c.probeOutstanding = false;
+  // RFC 7323 §4.1 RTTM: with timestamps every such ACK is a sample.
+  if (timestampRttSample(c, now)) c.rttTiming = false;
   if (c.rttTiming && seqGe(ack, c.rttSeq)) {
     c.rtt.sample(now - c.rttStart);
     c.rttTiming = false;
   }
   c.retransmits = 0;
-  c.cc.onAck(dataAcked, now);
   // RFC 6298 §5.2-5.3.
   if (c.sndUna === c.sndMax) stopRetransmitTimer(c);
   else restartRetransmitTimer(c, now);

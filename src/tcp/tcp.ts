@@ -10,6 +10,7 @@
  * the packet instead): the core is not re-entrant from its transmit path.
  */
 import type { Ipv4Address } from '../ip/address.ts';
+import { formatIpv4 } from '../ip/address.ts';
 import { IP_PROTOCOL_TCP } from '../ip/ipv4-header.ts';
 import type { Ipv4View } from '../ip/ipv4.ts';
 import { StackError } from '../errors.ts';
@@ -17,6 +18,7 @@ import type { TransportLayer } from '../stack/transport.ts';
 import type { ConnectOptions, ListenOptions, TcpApi, TcpConnection, TcpListener } from './api.ts';
 import type { TcpConfig } from './config.ts';
 import { resolveTcpConfig } from './config.ts';
+import { congestionControlNames, hasCongestionControl } from './congestion/registry.ts';
 import type { ConnectionHost } from './connection.ts';
 import { Connection } from './connection.ts';
 import { ConnectionTable } from './connection-table.ts';
@@ -24,12 +26,19 @@ import type { IsnGenerator } from './isn.ts';
 import { createIsnGenerator } from './isn.ts';
 import { Listener } from './listener.ts';
 import { buildResetReply, sendSyn } from './output.ts';
-import { chooseEphemeralPort } from './ports.ts';
+import { chooseEphemeralPort, secureRandom } from './ports.ts';
+import { ChallengeAckLimiter } from './rfc5961.ts';
 import { checkTcp, TcpView } from './segment.ts';
 import { segmentArrives } from './segment-arrives.ts';
 import { seqAdd, seqGt } from './seq.ts';
 import { TcpStats } from './stats.ts';
 import { fireTimers } from './timers.ts';
+import type { CookieContext } from './syn-cookies.ts';
+import { SynCookieJar, acceptCookieAck, sendCookieSynAck } from './syn-cookies.ts';
+import { negotiateSynOptions, offerSynOptions } from './syn-options.ts';
+import type { TsOffsetGenerator } from './timestamps.ts';
+import { createTsOffsetGenerator } from './timestamps.ts';
+import type { TcpTracer } from './trace.ts';
 
 export interface TcpInit {
   localAddress: Ipv4Address;
@@ -37,20 +46,40 @@ export interface TcpInit {
   mtu: number;
   send: (packet: Uint8Array) => void;
   config?: Partial<TcpConfig>;
-  /** Uniform in [0, 1); used for ephemeral ports. Defaults to Math.random. */
+  /**
+   * Uniform in [0, 1); used for ephemeral ports (RFC 6056) and the jitter of
+   * the challenge-ACK budget (RFC 5961 §7). Defaults to a CSPRNG: an
+   * attacker must not predict either.
+   */
   random?: () => number;
   /** Key of the RFC 6528 ISN hash; random per instance by default. */
   isnSecret?: Uint8Array;
   /** Replaces the RFC 6528 generator outright (tests that want fixed ISNs). */
   isn?: IsnGenerator;
+  /** Per host pair offset of our TSval clock (RFC 7323 §7.1); a keyed hash by default (tests: fixed). */
+  tsOffset?: TsOffsetGenerator;
+  /** Key of the SYN cookies (RFC 4987); random per instance by default. */
+  cookieSecret?: Uint8Array;
 }
 
 const IPV4_AND_TCP_HEADERS = 40;
+
+/** A per-socket algorithm must be registered: refused at listen/connect, not at the first SYN. */
+function checkCongestionControl(name: string | undefined, syscall: string): void {
+  if (name !== undefined && !hasCongestionControl(name)) {
+    throw new StackError('EINVAL', `unknown congestion control ${JSON.stringify(name)} (known: ${congestionControlNames().join(', ')})`, syscall);
+  }
+}
 
 export class Tcp implements TransportLayer, TcpApi {
   readonly protocol = IP_PROTOCOL_TCP;
   readonly stats = new TcpStats();
   readonly config: TcpConfig;
+  /**
+   * `tuntcp serve --trace`: state changes, timer firings and queue overflows
+   * go here when set (see trace.ts). Null costs one check per event site.
+   */
+  trace: TcpTracer | null = null;
   readonly localAddress: Ipv4Address;
   readonly mtu: number;
   private readonly transmit: (packet: Uint8Array) => void;
@@ -61,6 +90,8 @@ export class Tcp implements TransportLayer, TcpApi {
   /** Connections that may have an armed timer (pruned lazily in nextDeadline). */
   private readonly timed = new Set<Connection>();
   private readonly host: ConnectionHost;
+  private readonly tsOffset: TsOffsetGenerator;
+  private readonly cookies: CookieContext;
 
   constructor(init: TcpInit) {
     if (!Number.isInteger(init.mtu) || init.mtu < 68 + 40 || init.mtu > 65535) {
@@ -70,8 +101,9 @@ export class Tcp implements TransportLayer, TcpApi {
     this.localAddress = init.localAddress >>> 0;
     this.mtu = init.mtu;
     this.transmit = init.send;
-    this.random = init.random ?? Math.random;
+    this.random = init.random ?? secureRandom;
     this.isn = init.isn ?? createIsnGenerator(init.isnSecret);
+    this.tsOffset = init.tsOffset ?? createTsOffsetGenerator();
     const self = this;
     this.host = {
       config: this.config,
@@ -81,6 +113,18 @@ export class Tcp implements TransportLayer, TcpApi {
       timerArmed: (conn) => {
         self.timed.add(conn);
       },
+      challengeAckLimiter: new ChallengeAckLimiter(() => self.config.challengeAckLimit, this.random),
+      get tracer() {
+        return self.trace;
+      },
+    };
+    this.cookies = {
+      host: this.host,
+      advMss: this.advMss,
+      jar: new SynCookieJar(init.cookieSecret),
+      tsOffset: this.tsOffset,
+      connectionCount: () => self.table.size,
+      addConnection: (conn) => self.table.add(conn),
     };
   }
 
@@ -149,6 +193,7 @@ export class Tcp implements TransportLayer, TcpApi {
     if (!Number.isInteger(port) || port < 1 || port > 65535) {
       throw new StackError('EINVAL', `invalid port ${port}`, 'listen');
     }
+    checkCongestionControl(options.congestionControl, 'listen');
     const address = (options.address ?? 0) >>> 0;
     const existing = this.listenersByPort.get(port) ?? [];
     if (existing.some((l) => l.localAddress === address || l.localAddress === 0 || address === 0)) {
@@ -163,9 +208,14 @@ export class Tcp implements TransportLayer, TcpApi {
         ...(options.rcvBuf === undefined ? {} : { rcvBuf: options.rcvBuf }),
         ...(options.sndBuf === undefined ? {} : { sndBuf: options.sndBuf }),
         ...(options.noDelay === undefined ? {} : { noDelay: options.noDelay }),
+        ...(options.congestionControl === undefined ? {} : { congestionControl: options.congestionControl }),
       },
       unregister: (l) => this.removeListener(l),
     });
+    listener.onOverflow = (queue) => {
+      const name = `${formatIpv4(listener.localAddress)}:${listener.localPort}`;
+      this.trace?.(queue === 'syn' ? { event: 'syn-queue-overflow', listener: name } : { event: 'accept-queue-overflow', listener: name });
+    };
     this.listenersByPort.set(port, [...existing, listener]);
     return listener;
   }
@@ -176,6 +226,7 @@ export class Tcp implements TransportLayer, TcpApi {
     if (!Number.isInteger(remotePort) || remotePort < 1 || remotePort > 65535) {
       throw new StackError('EINVAL', `invalid port ${remotePort}`, 'connect');
     }
+    checkCongestionControl(options.congestionControl, 'connect');
     const localAddress = (options.localAddress ?? this.localAddress) >>> 0;
     if (this.table.size >= this.config.maxConnections) {
       throw new StackError('EMFILE', 'connection table full', 'connect');
@@ -211,8 +262,10 @@ export class Tcp implements TransportLayer, TcpApi {
       sndBuf: options.sndBuf ?? this.config.sndBuf,
       noDelay: options.noDelay ?? false,
       listener: null,
+      congestionControl: options.congestionControl,
     });
     conn.state = 'SYN-SENT';
+    offerSynOptions(conn, this.config, this.tsOffset(localAddress, remoteAddress));
     this.table.add(conn);
     this.stats.activeOpens++;
     sendSyn(conn, now);
@@ -269,6 +322,8 @@ export class Tcp implements TransportLayer, TcpApi {
   private listenArrives(listener: Listener, local: Ipv4Address, remote: Ipv4Address, seg: TcpView, now: number): void {
     if (seg.rst) return;
     if (seg.hasAck) {
+      // The ACK of a SYN-cookie SYN-ACK (RFC 4987) creates the connection now.
+      if (acceptCookieAck(this.cookies, listener, local, remote, seg, now)) return;
       this.sendPacket(buildResetReply(local, remote, seg));
       this.stats.rstsSent++;
       return;
@@ -285,6 +340,16 @@ export class Tcp implements TransportLayer, TcpApi {
     }
     if (!listener.hasRoomInAcceptQueue()) {
       this.stats.synDroppedAcceptQueueFull++;
+      this.trace?.({
+        event: 'syn-dropped-accept-queue-full',
+        listener: `${formatIpv4(listener.localAddress)}:${listener.localPort}`,
+        from: `${formatIpv4(remote)}:${seg.srcPort}`,
+      });
+      return;
+    }
+    if (this.config.synCookies === 2 || (this.config.synCookies === 1 && !listener.hasRoomInSynQueue())) {
+      // RFC 4987 §3.6: answer without keeping state (syn-cookies.ts).
+      sendCookieSynAck(this.cookies, listener, local, remote, seg, now);
       return;
     }
     if (!listener.hasRoomInSynQueue()) {
@@ -305,12 +370,17 @@ export class Tcp implements TransportLayer, TcpApi {
       sndBuf: opts.sndBuf ?? this.config.sndBuf,
       noDelay: opts.noDelay ?? false,
       listener,
+      congestionControl: opts.congestionControl,
     });
     conn.state = 'SYN-RECEIVED';
     conn.irs = seg.seq;
     conn.rcvNxt = seqAdd(seg.seq, 1);
     conn.rcvAdv = conn.rcvNxt;
-    conn.applyPeerMss(seg.options().mss);
+    const peerOptions = seg.options();
+    conn.applyPeerMss(peerOptions.mss);
+    // RFC 7323, RFC 2018: our SYN-ACK carries only what the SYN offered.
+    offerSynOptions(conn, this.config, this.tsOffset(local, remote));
+    negotiateSynOptions(conn, peerOptions, now);
     // Text in the SYN is not kept (no TCP Fast Open): the peer resends it.
     this.table.add(conn);
     listener.addHalfOpen(conn);

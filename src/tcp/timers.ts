@@ -10,8 +10,10 @@
  */
 import { StackError } from '../errors.ts';
 import type { Connection } from './connection.ts';
+import { onRetransmitTimeout as lossRecoveryTimeout } from './loss-recovery.ts';
 import { output, sendAck, sendKeepAliveProbe, sendReset, sendSyn, sendZeroWindowProbe } from './output.ts';
 import { seqDiff } from './seq.ts';
+import { connectionName, type TcpTimerName } from './trace.ts';
 
 export class ConnectionTimers {
   /** RFC 6298 retransmission timer; also drives SYN and SYN-ACK retransmission. */
@@ -98,6 +100,7 @@ function keepAliveState(c: Connection): boolean {
 /** Runs every timer of `c` that is due at `now`. */
 export function fireTimers(c: Connection, now: number): void {
   const t = c.timers;
+  if (c.host.tracer) traceDueTimers(c, now);
   if (t.timeWait <= now) {
     t.timeWait = Infinity;
     onTimeWaitTimeout(c);
@@ -124,8 +127,13 @@ export function fireTimers(c: Connection, now: number): void {
   }
 }
 
-/** RFC 9293 §3.10.8: TIME-WAIT timeout: delete the TCB (its onClose was delivered on entry). */
+/**
+ * RFC 9293 §3.10.8: TIME-WAIT timeout: delete the TCB (its onClose was
+ * delivered on entry). The same slot bounds an orphan's FIN-WAIT-2
+ * (orphan.ts): freed silently, as Linux does.
+ */
 function onTimeWaitTimeout(c: Connection): void {
+  if (c.state === 'FIN-WAIT-2') c.host.stats.finWait2Timeouts++;
   c.release();
 }
 
@@ -197,7 +205,7 @@ function onRetransmitTimeout(c: Connection, now: number): void {
     c.retransmits++;
   }
   c.rtt.backoff();
-  c.cc.onRetransmitTimeout(seqDiff(c.sndMax, c.sndUna));
+  lossRecoveryTimeout(c, now);
   c.rttTiming = false; // Karn: nothing sent before the timeout may be timed
   c.sndRtxEnd = c.sndMax;
   c.sndNxt = c.sndUna;
@@ -262,4 +270,21 @@ function onKeepAliveTimeout(c: Connection, now: number): void {
   sendKeepAliveProbe(c, now);
   c.timers.keepAlive = now + c.host.config.keepAliveIntervalMs;
   c.host.timerArmed(c);
+}
+
+/** `--trace`: the timers this fireTimers call is about to run, in the order it runs them. */
+function traceDueTimers(c: Connection, now: number): void {
+  const tracer = c.host.tracer;
+  if (!tracer) return;
+  const t = c.timers;
+  const due: TcpTimerName[] = [];
+  if (t.timeWait <= now) due.push('time-wait');
+  else {
+    if (t.retransmit <= now) due.push('retransmit');
+    if (t.persist <= now) due.push('persist');
+    if (t.delayedAck <= now) due.push('delayed-ack');
+    if (t.keepAlive <= now) due.push('keepalive');
+  }
+  const conn = connectionName(c.localAddress, c.localPort, c.remoteAddress, c.remotePort);
+  for (const timer of due) tracer({ event: 'timer', conn, timer, state: c.state });
 }

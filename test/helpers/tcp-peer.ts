@@ -91,6 +91,8 @@ export interface TcpPeerOptions {
   ourPort?: number;
   peerPort?: number;
   random?: () => number;
+  /** Offset of our TSval clock (RFC 7323): TSval = floor(now) + tsOffset. Default 0, so TSval reads as virtual ms. */
+  tsOffset?: number;
 }
 
 const encoder = new TextEncoder();
@@ -170,6 +172,7 @@ export class TcpPeer {
       ...(options.config === undefined ? {} : { config: options.config }),
       random: options.random ?? (() => 0),
       isn: () => this.iss,
+      tsOffset: () => options.tsOffset ?? 0,
     });
   }
 

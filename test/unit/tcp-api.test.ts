@@ -43,6 +43,14 @@ describe('TcpConnection contract', () => {
       totalRetransmits: 0,
       cwnd: 14600,
       ssthresh: Infinity,
+      congestionControl: 'cubic',
+      recovery: 'none',
+      fastRetransmits: 0,
+      sackRecoveries: 0,
+      rtoTimeouts: 0,
+      retransmittedBytes: 0,
+      sackedBytes: 0,
+      lostBytes: 0,
       bytesInFlight: 0,
       sndBufUsed: 0,
       sndBufSize: 65536,
@@ -53,6 +61,14 @@ describe('TcpConnection contract', () => {
       bytesSent: 0,
       noDelay: false,
       cork: false,
+      // The peer's SYN offered no RFC 7323 / RFC 2018 options.
+      windowScaling: false,
+      sndWscale: 0,
+      rcvWscale: 0,
+      timestamps: false,
+      tsRecent: 0,
+      sackPermitted: false,
+      dataOptionsLength: 0,
     });
   });
 

@@ -3,8 +3,8 @@ import { describe, expect, it } from 'vitest';
 import { TcpPeer } from '../helpers/tcp-peer.ts';
 
 describe('SYN queue', () => {
-  it('a SYN beyond synBacklog is dropped and counted', () => {
-    const peer = new TcpPeer();
+  it('a SYN beyond synBacklog is dropped and counted (SYN cookies off; tcp-syn-cookies.test.ts has them on)', () => {
+    const peer = new TcpPeer({ config: { synCookies: 0 } });
     const server = peer.listen({ synBacklog: 2 });
     peer.send({ flags: 'S', seq: 100, srcPort: 1001 });
     peer.expect({ flags: 'SA', dstPort: 1001 });

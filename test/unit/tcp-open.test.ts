@@ -105,7 +105,14 @@ describe('active open (SYN-SENT -> ESTABLISHED)', () => {
     const peer = new TcpPeer({ ourPort: 50000, peerPort: 80 });
     const client = peer.connect();
     expect(client.state).toBe('SYN-SENT');
-    peer.expect({ flags: 'S', seq: 5000, win: 65535, options: { mss: 1460 } });
+    // Our SYN also offers SACK, timestamps (TSecr 0: nothing to echo yet) and
+    // window scaling (shift 1 for the 64 KiB ring); this SYN-ACK takes none.
+    peer.expect({
+      flags: 'S',
+      seq: 5000,
+      win: 65535,
+      options: { mss: 1460, sackPermitted: true, timestamps: { value: 0, echo: 0 }, windowScale: 1 },
+    });
     peer.send({ flags: 'SA', seq: 9000, ack: 5001, win: 29200, options: { mss: 1400 } });
     peer.expect({ flags: 'A', seq: 5001, ack: 9001, win: 65535 });
     expect(client.state).toBe('ESTABLISHED');

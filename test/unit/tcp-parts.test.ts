@@ -1,7 +1,8 @@
-// The small parts: RTO estimator, Reno, ISN generator, ephemeral ports, config.
+// The small parts: RTO estimator, NewReno's window, ISN generator, ephemeral ports, config.
 import { describe, expect, it } from 'vitest';
 import { resolveTcpConfig } from '../../src/tcp/config.ts';
-import { initialWindow, Reno } from '../../src/tcp/congestion/reno.ts';
+import { initialWindow } from '../../src/tcp/congestion/congestion-control.ts';
+import { NewReno } from '../../src/tcp/congestion/newreno.ts';
 import { createIsnGenerator } from '../../src/tcp/isn.ts';
 import { chooseEphemeralPort } from '../../src/tcp/ports.ts';
 import { RttEstimator } from '../../src/tcp/rto.ts';
@@ -29,33 +30,45 @@ describe('RttEstimator (RFC 6298)', () => {
   });
 });
 
-describe('Reno (RFC 5681)', () => {
+describe('NewReno window (RFC 5681, RFC 3465)', () => {
+  const ack = (bytesAcked: number, flightSize = 1 << 30) => ({ bytesAcked, flightSize, srtt: 0, cwndLimited: true });
+
   it('starts at the RFC 6928 initial window', () => {
     expect(initialWindow(1460)).toBe(14600);
     expect(initialWindow(536)).toBe(5360);
     expect(initialWindow(9000)).toBe(18000);
-    expect(new Reno(1460).window()).toBe(14600);
+    expect(new NewReno(1460).window()).toBe(14600);
   });
 
-  it('slow start grows by at most one MSS per ACK; congestion avoidance by one MSS per window', () => {
-    const r = new Reno(1000);
-    r.onAck(5000, 0);
-    expect(r.window()).toBe(11_000);
-    r.onRetransmitTimeout(20_000);
+  it('slow start grows by at most 2 MSS per ACK (L = 2), 1 MSS after a timeout; congestion avoidance by one MSS per window', () => {
+    const r = new NewReno(1000);
+    r.onAck(ack(5000), 0);
+    expect(r.window()).toBe(12_000);
+    r.onRetransmitTimeout(20_000, 0);
     expect(r.window()).toBe(1000);
     expect(r.ssthresh).toBe(10_000);
-    for (let i = 0; i < 9; i++) r.onAck(1000, 0);
+    r.onAck(ack(5000), 0);
+    expect(r.window()).toBe(2000);
+    for (let i = 0; i < 8; i++) r.onAck(ack(1000), 0);
     expect(r.window()).toBe(10_000);
-    r.onAck(9_999, 0);
+    r.onAck(ack(9_999), 0);
     expect(r.window()).toBe(10_000);
-    r.onAck(1, 0);
+    r.onAck(ack(1), 0);
     expect(r.window()).toBe(11_000);
   });
 
-  it('timeout: ssthresh = max(FlightSize/2, 2*MSS)', () => {
-    const r = new Reno(1000);
-    r.onRetransmitTimeout(1000);
+  it('does not grow a window the sender is not using', () => {
+    const r = new NewReno(1000);
+    r.onAck({ bytesAcked: 1000, flightSize: 2000, srtt: 0, cwndLimited: false }, 0);
+    expect(r.window()).toBe(10_000);
+  });
+
+  it('timeout: ssthresh = max(FlightSize/2, 2*MSS); congestion event: cwnd = ssthresh', () => {
+    const r = new NewReno(1000);
+    r.onRetransmitTimeout(1000, 0);
     expect(r.ssthresh).toBe(2000);
+    r.onCongestionEvent(30_000, 0);
+    expect([r.ssthresh, r.window()]).toEqual([15_000, 15_000]);
   });
 });
 

@@ -49,7 +49,8 @@ describe('retransmission timeout (RFC 6298)', () => {
   });
 
   it('go-back-N: the window collapses to one segment, later ones follow as ACKs return', () => {
-    const { peer, conn } = establishedWithRtt100();
+    // RFC 5681 eq. 4 (ssthresh = FlightSize / 2) is NewReno's; CUBIC's is 0.7.
+    const { peer, conn } = establishedWithRtt100({ congestionControl: 'newreno' });
     conn.write(fill(3 * 1460));
     for (let i = 0; i < 3; i++) peer.expect({ seq: 5001 + i * 1460, len: 1460, at: 100 });
     expect(conn.conn.getInfo().cwnd).toBe(14600);

@@ -158,10 +158,15 @@ describe('RST in each state', () => {
     expect(conn.state).toBe('ESTABLISHED');
   });
 
-  it('an RST anywhere in the window is believed (RFC 9293; exact match comes with RFC 5961)', () => {
+  it('an RST in the window but not at RCV.NXT gets a challenge ACK and is not believed (RFC 5961 §3.2)', () => {
     const peer = new TcpPeer();
     const { conn } = peer.establishPassive();
     peer.send({ flags: 'R', seq: 1001 + 30_000 });
+    peer.expect({ flags: 'A', seq: 5001, ack: 1001 });
+    expect(conn.state).toBe('ESTABLISHED');
+    expect(conn.events).toEqual([]);
+    // The genuine peer answers the challenge with the exact sequence number.
+    peer.send({ flags: 'R', seq: 1001 });
     expect(conn.events).toEqual(['close:ECONNRESET']);
   });
 });
