@@ -1,5 +1,5 @@
-import type { Server } from '../socket/server.ts';
-import type { TuntcpNet } from '../socket/net.ts';
+import type { Server, TuntcpNet } from '../socket/net.ts';
+import { startService, type Service, type ServiceOptions } from './service.ts';
 
 /** The RFC 864 pattern: 72-character lines of a rotating printable-ASCII window. */
 function chargenBlock(): Buffer {
@@ -10,19 +10,23 @@ function chargenBlock(): Buffer {
 }
 
 /** Character generator (RFC 864): sends until the peer closes, as fast as the windows allow. */
-export function startChargen(net: TuntcpNet, port: number): Server {
+export function chargenService(net: TuntcpNet, options: ServiceOptions): Service {
   const block = chargenBlock();
-  return net
-    .createServer((socket) => {
-      socket.on('error', () => undefined);
-      socket.resume(); // input is ignored (RFC 864)
-      const fill = (): void => {
-        while (!socket.destroyed && socket.write(block)) {
-          /* keep the send buffer full */
-        }
-      };
-      socket.on('drain', fill);
-      fill();
-    })
-    .listen(port);
+  return startService(net, 'chargen', options, { allowHalfOpen: false }, (socket) => {
+    socket.on('error', () => undefined);
+    socket.resume(); // input is ignored (RFC 864)
+    const fill = (): void => {
+      // `writable` turns false at end() (shutdown): the FIN then follows what is queued.
+      while (socket.writable && socket.write(block)) {
+        /* keep the send buffer full */
+      }
+    };
+    socket.on('drain', fill);
+    fill();
+  });
+}
+
+/** The bare server, for code that wants only a listener (tests, embedding). */
+export function startChargen(net: TuntcpNet, portOrOptions: number | ServiceOptions): Server {
+  return chargenService(net, typeof portOrOptions === 'number' ? { port: portOrOptions } : portOrOptions).server;
 }

@@ -1,12 +1,15 @@
-import type { Server } from '../socket/server.ts';
-import type { TuntcpNet } from '../socket/net.ts';
+import type { Server, TuntcpNet } from '../socket/net.ts';
+import { startService, type Service, type ServiceOptions } from './service.ts';
 
 /** Discard (RFC 863): reads and drops everything; closes when the peer does. */
-export function startDiscard(net: TuntcpNet, port: number): Server {
-  return net
-    .createServer((socket) => {
-      socket.on('error', () => undefined);
-      socket.resume();
-    })
-    .listen(port);
+export function discardService(net: TuntcpNet, options: ServiceOptions): Service {
+  return startService(net, 'discard', options, { allowHalfOpen: false }, (socket) => {
+    socket.on('error', () => undefined);
+    socket.resume();
+  });
+}
+
+/** The bare server, for code that wants only a listener (tests, embedding). */
+export function startDiscard(net: TuntcpNet, portOrOptions: number | ServiceOptions): Server {
+  return discardService(net, typeof portOrOptions === 'number' ? { port: portOrOptions } : portOrOptions).server;
 }

@@ -45,6 +45,7 @@ export class Socket extends Duplex {
   private remoteEnded = false;
   private eofPushed = false;
   private connClosed = false;
+  private finSent = false;
   private pendingWrite: { chunk: Uint8Array; callback: WriteCallback } | null = null;
   private pendingFinal: WriteCallback | null = null;
   private written = 0;
@@ -229,13 +230,28 @@ export class Socket extends Duplex {
     this.clearIdleTimer();
     const conn = this.conn;
     if (conn && !this.connClosed) {
-      // Like close(2) on a kernel socket: a connection that finished its
-      // writes and has nothing unread goes on to close with FIN in the
-      // background; anything else (unsent or unread data, an error) is aborted
-      // with RST so the peer learns at once.
-      const orderly = error === null && this.writableFinished && conn.readableLength === 0;
-      if (!orderly) this.abortConnection();
-      else conn.detach(this.host.now()); // orphaned: FIN-WAIT-2 is bounded (tcp_fin_timeout)
+      // Like close(2) on a kernel socket, which is what destroy() does in
+      // Node: with nothing unread, the connection sends what is already in
+      // the send ring, then FIN, and finishes closing in the background (an
+      // orphan, whose FIN-WAIT-2 is bounded as by Linux's tcp_fin_timeout).
+      // Unread data, an error or a connection still opening is aborted with
+      // RST so the peer learns at once. Node's http relies on the FIN case:
+      // it destroy()s idle keep-alive sockets. resetAndDestroy() always RSTs.
+      const orderly = error === null && !this.connecting && conn.readableLength === 0;
+      if (!orderly) {
+        this.abortConnection();
+      } else {
+        const now = this.host.now();
+        if (!this.writableFinished && !this.finSent) {
+          try {
+            conn.shutdown(now);
+          } catch {
+            // Already shut down by the core (reset or closed): nothing to send.
+          }
+        }
+        conn.detach(now);
+        this.host.kick();
+      }
     }
     if (this.pendingWrite) {
       const { callback: cb } = this.pendingWrite;
@@ -362,6 +378,7 @@ export class Socket extends Duplex {
       return;
     }
     try {
+      this.finSent = true;
       conn.shutdown(this.host.now());
       this.host.kick();
       callback();

@@ -166,6 +166,22 @@ describe('socket API over two stacks in virtual time', () => {
     expect((error as StackError).code).toBe('ECONNRESET');
   });
 
+  it('destroy() with nothing unread closes with FIN, as close(2) does (Node http destroys idle keep-alive sockets)', async () => {
+    const vnet = new VirtualNet();
+    let serverSocket: Socket | undefined;
+    vnet.b.net.createServer((s) => (serverSocket = s)).listen(9);
+    const client = vnet.a.net.connect({ host: '10.0.0.2', port: 9 });
+    const got = collect(client);
+    let error: unknown;
+    client.on('error', (e) => (error = e));
+    await vnet.until(() => serverSocket !== undefined, 5_000);
+    serverSocket!.write('last words');
+    serverSocket!.destroy();
+    await vnet.until(() => got.ended, 5_000);
+    expect(got.bytes().toString()).toBe('last words');
+    expect(error).toBeUndefined();
+  });
+
   it('half-close: the client ends, the server still sends, then ends', async () => {
     const vnet = new VirtualNet();
     vnet.b.net
