@@ -524,7 +524,12 @@ export class Connection implements TcpConnection {
     const maxWnd = this.maxSndWnd;
     if (maxWnd === 0) return mss;
     const half = maxWnd > DEFAULT_MSS ? Math.floor(maxWnd / 2) : maxWnd;
-    return Math.max(1, Math.min(mss, half));
+    // A send ring that cannot hold two full segments (64 KiB at MTU 65535)
+    // would otherwise leave every second segment partial: Nagle holds it for
+    // an ACK the peer delays, one segment per delayed-ACK timeout. Half the
+    // ring keeps two segments in flight, as the cap on the peer's window does.
+    const ringHalf = Math.floor(this.sndBuf.capacity / 2);
+    return Math.max(1, Math.min(mss, half, ringHalf));
   }
 
   /** See output.ts updatePersistTimer. */
