@@ -70,6 +70,8 @@ const TCP_CONFIG_KEYS: ReadonlyArray<keyof TcpConfig> = [
   'synCookies',
   'challengeAckLimit',
   'finWait2TimeoutMs',
+  'orphanRetries',
+  'invalidRateLimitMs',
 ];
 
 /** Linux's on/off switches (tcp_timestamps=2, "no random offset", is still on). */
@@ -124,6 +126,9 @@ const SYSCTLS: Readonly<Record<string, (name: string, value: string) => SysctlEf
   'net.ipv4.tcp_syncookies': (n, v) => ({ config: { synCookies: Math.min(2, Math.max(0, int(n, v))) } }),
   'net.ipv4.tcp_challenge_ack_limit': (n, v) => ({ config: { challengeAckLimit: int(n, v) } }),
   'net.ipv4.tcp_fin_timeout': (n, v) => ({ config: { finWait2TimeoutMs: int(n, v) * 1000 } }),
+  // Linux's 0 means 8 (tcp_orphan_retries()).
+  'net.ipv4.tcp_orphan_retries': (n, v) => ({ config: { orphanRetries: int(n, v) === 0 ? 8 : int(n, v) } }),
+  'net.ipv4.tcp_invalid_ratelimit': (n, v) => ({ config: { invalidRateLimitMs: int(n, v) } }),
   'net.ipv4.tcp_ecn': offOnly('ECN'),
   'net.ipv4.tcp_fastopen': offOnly('TCP Fast Open'),
   'net.ipv4.tcp_moderate_rcvbuf': offOnly('receive buffer auto-tuning'),

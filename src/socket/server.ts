@@ -59,6 +59,7 @@ export class Server extends EventEmitter {
         ...(this.options.rcvBuf !== undefined ? { rcvBuf: this.options.rcvBuf } : {}),
         ...(this.options.sndBuf !== undefined ? { sndBuf: this.options.sndBuf } : {}),
         ...(this.options.noDelay !== undefined ? { noDelay: this.options.noDelay } : {}),
+        ...(this.options.congestionControl !== undefined ? { congestionControl: this.options.congestionControl } : {}),
       });
       this.listener = listener;
       listener.onAcceptable = () => this.drainAcceptQueue();

@@ -1,7 +1,7 @@
 import { Duplex } from 'node:stream';
 import { formatIpv4, parseIpv4 } from '../ip/address.ts';
 import { StackError } from '../errors.ts';
-import type { ConnectionEvents, TcpConnection, TcpInfo } from '../tcp/api.ts';
+import type { CongestionControlName, ConnectionEvents, TcpConnection, TcpInfo } from '../tcp/api.ts';
 import type { StackHost } from '../stack/host.ts';
 
 export interface SocketOptions {
@@ -11,6 +11,8 @@ export interface SocketOptions {
   rcvBuf?: number;
   sndBuf?: number;
   noDelay?: boolean;
+  /** Congestion control of the connections it opens ('newreno', 'cubic'); the stack's default otherwise. */
+  congestionControl?: CongestionControlName;
 }
 
 export interface SocketConnectOptions {
@@ -78,6 +80,7 @@ export class Socket extends Duplex {
           ...(options.localPort !== undefined ? { localPort: options.localPort } : {}),
           ...(this.socketOptions.rcvBuf !== undefined ? { rcvBuf: this.socketOptions.rcvBuf } : {}),
           ...(this.socketOptions.sndBuf !== undefined ? { sndBuf: this.socketOptions.sndBuf } : {}),
+          ...(this.socketOptions.congestionControl !== undefined ? { congestionControl: this.socketOptions.congestionControl } : {}),
           noDelay: this.noDelay,
         },
         this.host.now(),

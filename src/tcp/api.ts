@@ -184,8 +184,10 @@ export interface TcpConnection {
    * Additive (orphaning): close(2) semantics. The application will not read
    * or write again: the FIN goes out after queued data (as shutdown()), data
    * still unread or arriving later resets the connection (RFC 1122
-   * §4.2.2.13), and FIN-WAIT-2 lasts at most TcpConfig.finWait2TimeoutMs
-   * (Linux tcp_fin_timeout). Events may still be delivered until onClose.
+   * §4.2.2.13), FIN-WAIT-2 lasts at most TcpConfig.finWait2TimeoutMs
+   * (Linux tcp_fin_timeout), and a peer's zero window is probed at most
+   * TcpConfig.orphanRetries times before an RST (Linux tcp_orphan_retries).
+   * Events may still be delivered until onClose.
    */
   detach(now: number): void;
   getInfo(): TcpInfo;

@@ -61,6 +61,16 @@ export interface TcpConfig {
   challengeAckLimit: number;
   /** An orphaned connection's longest stay in FIN-WAIT-2 (Linux tcp_fin_timeout). */
   finWait2TimeoutMs: number;
+  /**
+   * Zero-window probes an orphaned connection sends, answered or not, before
+   * it is reset and freed (Linux tcp_orphan_retries, whose 0 means 8).
+   */
+  orphanRetries: number;
+  /**
+   * At most one duplicate ACK per this many ms for unacceptable segments that
+   * occupy no sequence space, per connection (Linux tcp_invalid_ratelimit).
+   */
+  invalidRateLimitMs: number;
 }
 
 export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
@@ -91,6 +101,8 @@ export const DEFAULT_TCP_CONFIG: Readonly<TcpConfig> = Object.freeze({
   synCookies: 1,
   challengeAckLimit: 1000,
   finWait2TimeoutMs: 60_000,
+  orphanRetries: 8,
+  invalidRateLimitMs: 500,
 });
 
 /** RFC 9293 §3.8.6.3: "the delay MUST be less than 0.5 seconds". */

@@ -217,6 +217,8 @@ export class Connection implements TcpConnection {
   /** Current persist interval (0 = start from the RTO next time). */
   persistInterval = 0;
   persistProbesUnanswered = 0;
+  /** Zero-window probes since the persist timer started, answered or not (Linux icsk_backoff): bounds an orphan. */
+  persistProbes = 0;
 
   // -- ACK generation --
   /** An ACK must go out now (out-of-order data, gap filled, FIN, unacceptable segment, ...). */
@@ -233,6 +235,8 @@ export class Connection implements TcpConnection {
   interactive = false;
   /** When in-order text last arrived. */
   lastDataReceived = -Infinity;
+  /** When we last answered an unacceptable segment with a duplicate ACK (its rate limit, segment-arrives.ts). */
+  lastOutOfWindowAck = -Infinity;
 
   // -- Options the application set --
   noDelay: boolean;

@@ -34,18 +34,27 @@ import { SackScoreboard } from './sack-scoreboard.ts';
 import { segmentOptions } from './segment-options.ts';
 import type { TcpView } from './segment.ts';
 import { seqAdd, seqDiff, seqGe, seqGt, seqLe, seqLt, seqMax, seqMin } from './seq.ts';
-import { armRetransmitTimerIfIdle } from './timers.ts';
+import { armRetransmitTimerIfIdle, restartRetransmitTimer } from './timers.ts';
 
 /** RFC 5681 §3.2 and RFC 6675 §2: duplicate ACKs that signal a loss. */
 export const DUP_THRESH = 3;
-/** The most DupThresh grows to on a path that reorders (Linux tcp_max_reordering is 300). */
-export const MAX_DUP_THRESH = 64;
+/** The most DupThresh grows to on a path that reorders (Linux tcp_max_reordering). */
+export const MAX_DUP_THRESH = 300;
 
 /** 'none' (Linux: Open/Disorder), 'newreno' (RFC 6582 fast recovery) or 'sack' (RFC 6675). */
 export type RecoveryPhase = 'none' | 'newreno' | 'sack';
 
 /** Retransmitted ranges remembered per recovery for undo; more and the recovery cannot be undone. */
 const MAX_UNDO_RANGES = 64;
+/** Retransmissions watched for loss per recovery; beyond that, only the timeout finds them. */
+const MAX_WATCHED_RETRANSMISSIONS = 64;
+
+/** A retransmission in SACK recovery, and SND.MAX when it left. */
+interface WatchedRetransmission {
+  left: number;
+  right: number;
+  highData: number;
+}
 
 /**
  * RFC 3708 §3: what a recovery retransmitted, so that D-SACK blocks can
@@ -103,17 +112,21 @@ export class LossRecovery {
 
   /** The latest recovery's retransmissions, until undone or replaced (SACK connections only). */
   undo: UndoRecord | null = null;
+  /** This SACK recovery's retransmissions not yet delivered (see detectLostRetransmissions). */
+  watched: WatchedRetransmission[] = [];
+  /** Retransmissions found lost, to be sent again first. */
+  again: WatchedRetransmission[] = [];
 
   // Counters (getInfo).
   fastRetransmits = 0;
   /** Recoveries found spurious by D-SACK and undone. */
   undos = 0;
+  /** Retransmissions found lost by SACK and sent again without waiting for the timeout. */
+  lostRetransmits = 0;
   newRenoRecoveries = 0;
   sackRecoveries = 0;
   rtoTimeouts = 0;
   retransmittedBytes = 0;
-  /** Bytes newly SACKed, summed over the connection's life. */
-  sackedBytesTotal = 0;
 
   constructor(iss: number) {
     // RFC 6582 §3.2: recover starts at the initial send sequence number.
@@ -225,7 +238,8 @@ export function afterAck(c: Connection, _seg: TcpView, now: number): void {
       // RFC 6675 §5 (A): a cumulative ACK at or beyond RecoveryPoint ends
       // recovery; cwnd stays at the ssthresh set on entry. (B): otherwise
       // the scoreboard is up to date and pipe is computed when output asks.
-      if (advanced && seqGe(una, r.recoveryPoint)) r.phase = 'none';
+      if (advanced && seqGe(una, r.recoveryPoint)) leaveSackRecovery(r);
+      else detectLostRetransmissions(c);
       return;
   }
 }
@@ -273,8 +287,43 @@ function enterSackRecovery(c: Connection, now: number): void {
   c.host.stats.fastRetransmits++;
   c.host.stats.sackRecoveries++;
   r.undo = newUndoRecord({ cwnd: c.cc.window(), ssthresh: c.cc.ssthresh });
+  r.watched.length = 0;
+  r.again.length = 0;
   // (4.2) ssthresh = cwnd = the algorithm's reduction of FlightSize.
   c.cc.onCongestionEvent(seqDiff(c.sndMax, c.sndUna), now);
+}
+
+function leaveSackRecovery(r: LossRecovery): void {
+  r.phase = 'none';
+  r.watched.length = 0;
+  r.again.length = 0;
+}
+
+/**
+ * RFC 6675 finds a lost retransmission only by the timeout. But when data
+ * sent after a retransmission is SACKed — more of it than DupThresh
+ * segments, the same evidence IsLost() asks of an original — while the
+ * retransmission itself is not, it was lost too, and is sent again at once
+ * (Linux's tcp_mark_lost_retrans before RACK). A costly timeout saved for
+ * every retransmission the path drops, which at 5% loss is one in twenty.
+ */
+function detectLostRetransmissions(c: Connection): void {
+  const r = c.recovery;
+  const sb = r.scoreboard;
+  const una = c.sndUna;
+  const enough = (r.dupThresh - 1) * c.fullSegmentSize();
+  for (let i = r.watched.length - 1; i >= 0; i--) {
+    const w = r.watched[i]!;
+    // Delivered (cumulatively or SACKed): no longer in question.
+    if (!seqGt(w.right, una) || sb.sackedUntil(seqMax(w.left, una)) !== undefined) {
+      r.watched.splice(i, 1);
+      continue;
+    }
+    if (sb.sackedIn(w.highData, c.sndMax) > enough) {
+      r.watched.splice(i, 1);
+      r.again.push(w);
+    }
+  }
 }
 
 /**
@@ -315,7 +364,7 @@ function checkDsack(c: Connection, blocks: readonly { left: number; right: numbe
   if (r.phase !== 'none') {
     // Nothing was lost: leave recovery, and let a real loss start a new
     // one (its reduction is no longer the one just undone).
-    r.phase = 'none';
+    leaveSackRecovery(r);
     r.recoveryPoint = c.sndUna;
   }
 }
@@ -344,7 +393,6 @@ function updateScoreboard(c: Connection, blocks: readonly { left: number; right:
     if (n > 0 && i === primary && seqLt(firstNew, r.highSackBefore)) noteReordering(c, firstNew);
     added += n;
   }
-  r.sackedBytesTotal += added;
   return added;
 }
 
@@ -394,6 +442,8 @@ export function onRetransmitTimeout(c: Connection, now: number): void {
   r.retransmitFirst = false;
   r.rescueRxt = null;
   r.scoreboard.clear();
+  r.watched.length = 0;
+  r.again.length = 0;
   // A timeout is not undone here (that would need F-RTO, RFC 5682).
   r.undo = null;
 }
@@ -469,6 +519,16 @@ export function sendRecoveryRetransmissions(c: Connection, now: number): void {
   if (r.phase !== 'sack') return;
   const smss = c.fullSegmentSize();
   const sb = r.scoreboard;
+  // Lost retransmissions first: they are the oldest holes.
+  while (r.again.length > 0 && c.cc.window() - pipe(c) >= smss) {
+    const w = r.again.shift()!;
+    const left = seqMax(w.left, c.sndUna);
+    if (!seqLt(left, w.right) || sb.sackedUntil(left) !== undefined) continue;
+    if (retransmitRange(c, left, w.right, now)) {
+      r.lostRetransmits++;
+      c.host.stats.lostRetransmits++;
+    }
+  }
   // Bounded by the number of holes; each pass moves HighRxt forward.
   for (let guard = 0; guard <= sb.maxRanges; guard++) {
     if (c.cc.window() - pipe(c) < smss) return;
@@ -555,6 +615,9 @@ function retransmitRange(c: Connection, seq: number, end: number, now: number): 
   c.totalRetransmits++;
   const r = c.recovery;
   r.retransmittedBytes += len;
+  if (r.phase === 'sack' && r.watched.length < MAX_WATCHED_RETRANSMISSIONS) {
+    r.watched.push({ left: seq, right: end, highData: c.sndMax });
+  }
   const u = r.undo;
   if (u !== null && r.phase === 'sack' && len > 0) {
     if (u.lefts.length >= MAX_UNDO_RANGES) u.overflow = true;
@@ -566,7 +629,11 @@ function retransmitRange(c: Connection, seq: number, end: number, now: number): 
   // Karn (RFC 6298 §3): the timed segment lies above a hole we repair, so
   // its ACK waits for the repair and would not measure the path.
   if (c.rttTiming && seqLt(seq, c.rttSeq)) c.rttTiming = false;
-  armRetransmitTimerIfIdle(c, now);
+  // The segment at SND.UNA is the one the timer watches: sent again, it
+  // gets a whole RTO (Linux re-arms for the head likewise); anything else
+  // only starts an idle timer (RFC 6298 §5.1).
+  if (seq === c.sndUna) restartRetransmitTimer(c, now);
+  else armRetransmitTimerIfIdle(c, now);
   // Timestamps and SACK blocks as on any segment (segment-options.ts).
   emit(c, flags, seq, offset, len, segmentOptions(c, now, len));
   return true;

@@ -1,7 +1,7 @@
 /**
  * Connections the application has let go of (close(2) on a kernel socket,
  * `Connection.detach`): the TCB lives on to finish the close, but nobody
- * will read or write it again. Two rules follow.
+ * will read or write it again. Three rules follow.
  *
  * - FIN-WAIT-2 is bounded. Our FIN is acknowledged and we wait only for the
  *   peer's; a peer that never sends it would hold the TCB forever. Linux
@@ -14,6 +14,12 @@
  * - New data is answered with RST (RFC 1122 §4.2.2.13: "if new data is
  *   received after CLOSE is called, its TCP SHOULD send a RST to show that
  *   data was lost"; Linux counts it as TCPAbortOnData).
+ * - A zero window does not hold it for ever. A connection the application
+ *   holds probes a shut window as long as the peer answers (RFC 1122
+ *   §4.2.2.17); an orphan gets `orphanRetries` probes, answered or not, then
+ *   an RST, and a peer that shrank its window over data in flight no longer
+ *   excuses its retransmission timeouts (timers.ts; Linux tcp_probe_timer
+ *   and tcp_retransmit_timer treat orphans, SOCK_DEAD, the same way).
  */
 import type { Connection } from './connection.ts';
 import { sendReset } from './output.ts';

@@ -9,7 +9,7 @@
  * current window, so any transmission doubles as the (delayed) ACK.
  */
 import type { Ipv4Address } from '../ip/address.ts';
-import type { Connection } from './connection.ts';
+import { type Connection, DEFAULT_MSS } from './connection.ts';
 import { ACK, FIN, PSH, RST, SYN } from './flags.ts';
 import type { TcpOptions } from './options.ts';
 import type { TcpView } from './segment.ts';
@@ -228,7 +228,19 @@ export function emit(
 
 /** Receiver SWS threshold (RFC 9293 §3.8.6.2.2): min(Fr * RCV.BUFF, Eff.snd.MSS), Fr = 1/2. */
 function swsThreshold(c: Connection): number {
-  return Math.min(Math.floor(c.rcvBuf.capacity / 2), c.mss);
+  return Math.min(Math.floor(c.rcvBuf.capacity / 2), rcvSegmentSize(c));
+}
+
+/**
+ * The payload of the peer's full-sized segments, the "Eff.snd.MSS" of the
+ * sender we receive from. Our MSS option bounds it, the peer's does not (that
+ * one bounds what we send, `c.mss`): what counts is what the peer actually
+ * sends, the largest segment seen (Linux's rcv_mss). Until one larger than
+ * the 536-byte default has arrived, assume a symmetric path: the peer's full
+ * segments are as large as ours, less the options of every data segment.
+ */
+function rcvSegmentSize(c: Connection): number {
+  return c.rcvMss > DEFAULT_MSS ? c.rcvMss : c.mss - c.dataOptionsLength;
 }
 
 /**
@@ -241,8 +253,7 @@ function swsThreshold(c: Connection): number {
  */
 function windowFromBuffer(c: Connection): number {
   const free = Math.min(c.rcvBuf.free, MAX_WINDOW << c.rcvWndShift);
-  // The peer's full segments carry our MSS less its options (timestamps).
-  const segment = c.mss - c.dataOptionsLength;
+  const segment = rcvSegmentSize(c);
   return free >= segment ? free - (free % segment) : free;
 }
 

@@ -171,12 +171,15 @@ function synchronizedArrives(c: Connection, seg: TcpView, now: number): void {
       // 2 MSL timeout." (It fails the sequence test, being old.)
       if (c.state === 'TIME-WAIT' && inc.fin) armTimeWaitTimer(c, now);
       recordDuplicate(c, inc.seq, inc.payload.length);
+      if (outOfWindowAckLimited(c, inc, now)) {
+        stats.outOfWindowAcksSkipped++;
+        return;
+      }
       c.ackNow = true;
       output(c, now);
     }
     return;
   }
-  trimToWindow(c, inc);
   restartKeepAliveTimer(c, now);
 
   // Second: RST, believed only at exactly RCV.NXT (RFC 5961 §3.2).
@@ -190,7 +193,10 @@ function synchronizedArrives(c: Connection, seg: TcpView, now: number): void {
     return;
   }
 
-  // Fourth: SYN in the window.
+  // Fourth: SYN. Checked on the segment as it arrived, before trimming:
+  // trimming a SYN at RCV.NXT-1 would strip the SYN bit and let its text in,
+  // while RFC 9293 (and RFC 5961 §4.2) asks for a challenge ACK "irrespective
+  // of the sequence number", and the segment is dropped.
   if (inc.syn) {
     if (c.state === 'SYN-RECEIVED' && c.passive) {
       // "Return this connection to the LISTEN state": the half-open entry goes.
@@ -200,6 +206,8 @@ function synchronizedArrives(c: Connection, seg: TcpView, now: number): void {
     challengeAck(c, now);
     return;
   }
+  // The rest of the first step: keep only the part inside the window.
+  trimToWindow(c, inc);
 
   // RFC 7323 §4.3 (R3 of §5.3): the segment passed the window test.
   updateTsRecent(c, inc.origSeq, now);
@@ -236,6 +244,25 @@ function acceptable(c: Connection, inc: Incoming): boolean {
   const end = seqAdd(nxt, wnd);
   if (len === 0) return seqInRange(inc.seq, nxt, end);
   return seqInRange(inc.seq, nxt, end) || seqInRange(seqAdd(inc.seq, len - 1), nxt, end);
+}
+
+/**
+ * The duplicate ACK for an unacceptable segment, at most one per
+ * `invalidRateLimitMs` per connection (Linux tcp_invalid_ratelimit, 500 ms):
+ * two endpoints that disagree about sequence numbers (or an attacker who
+ * feeds one of them) would otherwise ACK each other's ACKs without end. As in
+ * Linux (tcp_oow_rate_limited), only segments that occupy no sequence space
+ * are limited: a retransmission of old text or of a FIN (TIME-WAIT) is not
+ * part of an ACK loop and its sender needs the answer. A keepalive probe
+ * (RCV.NXT-1, no text; the zero-window probe of stacks that probe the same
+ * way) MUST be answered (RFC 1122 §4.2.3.6) and is never limited either.
+ */
+function outOfWindowAckLimited(c: Connection, inc: Incoming, now: number): boolean {
+  if (inc.payload.length > 0 || inc.fin) return false;
+  if (inc.seq === seqAdd(c.rcvNxt, -1)) return false;
+  if (now - c.lastOutOfWindowAck < c.host.config.invalidRateLimitMs) return true;
+  c.lastOutOfWindowAck = now;
+  return false;
 }
 
 /**
@@ -423,6 +450,17 @@ function newDataAcked(c: Connection, ack: number, now: number): void {
 /** Seventh (text) and eighth (FIN) steps. */
 function textAndFin(c: Connection, inc: Incoming, now: number): void {
   let storedAll = true;
+  if (c.oooFinSeq !== null) {
+    // The peer's FIN is already known beyond a gap: no text can follow it.
+    // Text running past it is cut there (and a FIN later than it ignored),
+    // so that once the gap fills RCV.NXT lands on the FIN, not beyond it.
+    const room = seqDiff(c.oooFinSeq, inc.seq);
+    if (inc.payload.length > room) {
+      inc.payload = inc.payload.subarray(0, Math.max(0, room));
+      inc.fin = false;
+      c.ackNow = true;
+    }
+  }
   // In CLOSE-WAIT, CLOSING, LAST-ACK and TIME-WAIT the peer has sent its FIN:
   // text "should not occur" and is ignored.
   if (inc.payload.length > 0 && c.canReceiveData()) storedAll = receiveText(c, inc.seq, inc.payload, inc.psh, now);

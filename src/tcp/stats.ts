@@ -19,6 +19,8 @@ export class TcpStats {
   rtoTimeouts = 0;
   /** Recoveries D-SACK showed to be spurious, whose window reduction was undone (Linux TCPDSACKUndo). */
   recoveryUndos = 0;
+  /** Retransmissions SACK showed lost and that were sent again before the timeout (Linux TCPLostRetransmit). */
+  lostRetransmits = 0;
   /** Reordering deeper than DupThresh seen in SACK information: DupThresh raised (Linux TCPSACKReorder). */
   reorderingDetected = 0;
   badChecksum = 0;
@@ -46,6 +48,8 @@ export class TcpStats {
   connectionTableFull = 0;
   /** Segments that failed the sequence acceptability test (answered with an ACK unless RST). */
   unacceptableSegments = 0;
+  /** Of those, ACKs held back by the per-connection rate limit, invalidRateLimitMs (Linux TCPACKSkippedSeq). */
+  outOfWindowAcksSkipped = 0;
   /** Out-of-order segments dropped because the assembler had no range left. */
   oooDropped = 0;
   /** Zero-window probes sent by the persist timer. */

@@ -66,7 +66,10 @@ export function armDelayedAck(c: Connection, now: number): void {
 /** The persist timer starts at the current RTO and backs off from there (RFC 9293 §3.8.6.1). */
 export function armPersistTimer(c: Connection, now: number): void {
   if (c.timers.persist !== Infinity) return;
-  if (c.persistInterval === 0) c.persistInterval = c.rtt.rto;
+  if (c.persistInterval === 0) {
+    c.persistInterval = c.rtt.rto;
+    c.persistProbes = 0;
+  }
   c.timers.persist = now + c.persistInterval;
   c.host.timerArmed(c);
 }
@@ -192,8 +195,9 @@ function onRetransmitTimeout(c: Connection, now: number): void {
   if (c.sndUna === c.sndMax) return; // everything acknowledged meanwhile
   // A receiver that shrank its window to zero answers our retransmissions
   // with ACKs: like persist probes, they are not a dead peer (Linux
-  // tcp_retransmit_timer makes the same exception).
-  const peerAlive = c.sndWnd === 0 && c.ackedSinceTimeout;
+  // tcp_retransmit_timer makes the same exception, but not for an orphan,
+  // which that peer could otherwise hold for ever, see onPersistTimeout).
+  const peerAlive = !c.detached && c.sndWnd === 0 && c.ackedSinceTimeout;
   c.ackedSinceTimeout = false;
   if (!peerAlive) {
     if (c.retransmits >= config.maxRetries) {
@@ -217,8 +221,12 @@ function onRetransmitTimeout(c: Connection, now: number): void {
  * RFC 9293 §3.8.6.1: while the peer's window is zero and data waits, probe
  * it with one byte of new data, backing off exponentially. Probes answered by
  * ACKs reset the count, so a live peer keeps the connection open however
- * long its window stays shut. With a non-zero but too small window the same
- * timer is the "override timeout" of RFC 9293 §3.8.6.2.1 (4): send what fits.
+ * long its window stays shut (RFC 1122 §4.2.2.17). Not so an orphan: no
+ * application will ever see its data delivered, and a peer answering every
+ * probe with a zero window would hold the TCB for ever (netkill), so it
+ * gets `orphanRetries` probes, answered or not, then an RST (Linux
+ * tcp_probe_timer). With a non-zero but too small window the same timer is
+ * the "override timeout" of RFC 9293 §3.8.6.2.1 (4): send what fits.
  */
 function onPersistTimeout(c: Connection, now: number): void {
   if (!c.persistConditionHolds()) {
@@ -232,7 +240,14 @@ function onPersistTimeout(c: Connection, now: number): void {
       c.terminate(new StackError('ETIMEDOUT', 'connection timed out (zero-window probes unanswered)', 'write'));
       return;
     }
+    if (c.detached && c.persistProbes >= c.host.config.orphanRetries) {
+      c.host.stats.timeouts++;
+      sendReset(c);
+      c.terminate(new StackError('ETIMEDOUT', 'orphaned connection timed out behind a zero window', 'write'));
+      return;
+    }
     c.persistProbesUnanswered++;
+    c.persistProbes++;
     sendZeroWindowProbe(c, now);
   } else {
     output(c, now, true);

@@ -21,6 +21,8 @@ export interface VirtualNetOptions {
   tcpB?: Partial<TcpConfig>;
   /** Impairment between host A and the wire (see src/link/impair-spec.ts). */
   impairA?: string;
+  /** Impairment between host B and the wire: with both, each direction is impaired twice. */
+  impairB?: string;
 }
 
 /**
@@ -33,6 +35,9 @@ export class VirtualNet {
   readonly scheduler = new VirtualScheduler();
   readonly a: VirtualHost;
   readonly b: VirtualHost;
+  /** The impairment layers, for their counters (null when not impaired). */
+  readonly impairA: ImpairedLink | null;
+  readonly impairB: ImpairedLink | null;
 
   constructor(options: VirtualNetOptions = {}) {
     const [linkA, linkB] = createMemoryLinkPair({
@@ -42,8 +47,12 @@ export class VirtualNet {
     });
     let wireA: Link = linkA;
     if (options.impairA) wireA = new ImpairedLink(linkA, this.scheduler, parseImpairSpec(options.impairA));
+    let wireB: Link = linkB;
+    if (options.impairB) wireB = new ImpairedLink(linkB, this.scheduler, parseImpairSpec(options.impairB));
     this.a = this.host('10.0.0.1', wireA, linkA, options.tcpA);
-    this.b = this.host('10.0.0.2', linkB, linkB, options.tcpB);
+    this.b = this.host('10.0.0.2', wireB, linkB, options.tcpB);
+    this.impairA = wireA instanceof ImpairedLink ? wireA : null;
+    this.impairB = wireB instanceof ImpairedLink ? wireB : null;
   }
 
   private host(address: string, link: Link, memoryLink: MemoryLink, tcp: Partial<TcpConfig> | undefined): VirtualHost {

@@ -6,7 +6,9 @@ import { createCongestionControl, congestionControlNames, registerCongestionCont
 import { Cubic, CUBIC_ALPHA, cubicK, wCubic } from '../../src/tcp/congestion/cubic.ts';
 import { NewReno } from '../../src/tcp/congestion/newreno.ts';
 import type { Connection } from '../../src/tcp/connection.ts';
+import type { Socket } from '../../src/socket/socket.ts';
 import { TcpPeer } from '../helpers/tcp-peer.ts';
+import { VirtualNet } from '../helpers/virtual-net.ts';
 
 const MSS = 1000;
 
@@ -178,6 +180,20 @@ describe('congestion control registry', () => {
     const peer = new TcpPeer();
     const { conn } = peer.establishPassive();
     expect(conn.conn.getInfo().congestionControl).toBe('cubic');
+  });
+
+  it('the socket API passes the choice down: net.connect and createServer options', async () => {
+    const vnet = new VirtualNet({ tcpA: { congestionControl: 'cubic' }, tcpB: { congestionControl: 'cubic' } });
+    let accepted: Socket | undefined;
+    vnet.b.net.createServer({ congestionControl: 'newreno' }, (s) => (accepted = s)).listen(80);
+    const client = vnet.a.net.connect({ host: '10.0.0.2', port: 80, congestionControl: 'newreno' });
+    const other = vnet.a.net.connect({ host: '10.0.0.2', port: 80 });
+    await vnet.until(() => accepted !== undefined && client.getInfo()?.state === 'ESTABLISHED' && other.getInfo()?.state === 'ESTABLISHED', 5_000);
+    expect(client.getInfo()?.congestionControl).toBe('newreno');
+    expect(accepted!.getInfo()?.congestionControl).toBe('newreno');
+    expect(other.getInfo()?.congestionControl).toBe('cubic');
+    client.destroy();
+    other.destroy();
   });
 
   it('a third algorithm plugs in by name, per socket and as the stack default', () => {

@@ -154,6 +154,25 @@ describe('retransmission timeout', () => {
     expect(dataSegs(peer.drain()).map((s) => s.seq)).toEqual([at(1), at(2)]);
   });
 
+  it('RFC 6298 bounds: the minimum is configurable (default 200 ms), the backoff stops at maxRtoMs', () => {
+    const peer = new TcpPeer({ config: { minRtoMs: 50, maxRtoMs: 1000, maxRetries: 6 } });
+    const server = peer.listen();
+    peer.send({ flags: 'S', seq: 1000, options: { mss: MSS } });
+    peer.expect({ flags: 'SA' });
+    peer.advance(20);
+    peer.send({ flags: 'A', seq: 1001, ack: ISS + 1 });
+    const conn = server.accept()!;
+    // SRTT 20 + 4 * RTTVAR 10 = 60 ms, above the 50 ms floor.
+    expect(conn.conn.getInfo().rto).toBe(60);
+    conn.write('x');
+    peer.drain();
+    peer.advance(10_000);
+    const times = peer.drain().filter((s) => s.payload.length > 0).map((s) => s.time);
+    const gaps = times.map((t, i) => t - (i === 0 ? 20 : times[i - 1]!));
+    expect(gaps).toEqual([60, 120, 240, 480, 960, 1000]);
+    expect(new TcpPeer().establishPassive().conn.conn.getInfo().rto).toBe(200);
+  });
+
   it('a timeout during NewReno recovery abandons it; recovery points move to SND.MAX', () => {
     const { peer, conn } = sender(10);
     for (let i = 0; i < 3; i++) ackOf(peer, at(0));

