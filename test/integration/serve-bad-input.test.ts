@@ -66,7 +66,9 @@ describe.skipIf(!canRunIntegration())('tuntcp serve: bad input is one line and a
   });
 
   it('without privileges: says what is missing', () => {
-    const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, TUNTCP_BIN, 'serve', '--netns', netns], {
+    // uid 0 without CAP_NET_ADMIN/CAP_SYS_ADMIN rather than another user,
+    // who might not be able to read the checkout at all.
+    const r = spawnSync('setpriv', ['--bounding-set', '-net_admin,-sys_admin', process.execPath, TUNTCP_BIN, 'serve', '--netns', netns], {
       cwd: REPO_ROOT,
       encoding: 'utf8',
       timeout: 20_000,
