@@ -26,7 +26,11 @@ export interface CreateStackOptions {
  */
 export function createStack(options: CreateStackOptions): StackParts {
   const { link, scheduler } = options;
-  const stack = new Stack({ address: options.address }, (packet) => link.send(packet));
+  const stack = new Stack(
+    { address: options.address },
+    (packet) => link.send(packet),
+    (packets) => link.sendBatch(packets),
+  );
   const tcp = new Tcp({
     localAddress: options.address,
     mtu: link.mtu,

@@ -8,6 +8,12 @@ export interface DrivenCore {
   input(packet: Uint8Array, now: number): void;
   poll(now: number): void;
   nextDeadline(): number;
+  /** Optional batching (Stack): see Stack.beginBatch / beginWrites. */
+  beginBatch?(): void;
+  endBatch?(now: number): void;
+  beginWrites?(): void;
+  endWrites?(): void;
+  flushWrites?(): void;
 }
 
 /**
@@ -32,7 +38,14 @@ export class Driver implements StackHost {
     link.onPackets((packets) => {
       if (this.closed) return;
       const now = scheduler.now();
-      for (const packet of packets) core.input(packet, now);
+      // One batch: pure ACKs coalesce to one per connection and everything
+      // sent leaves in one sendBatch at the end (Stack.beginBatch).
+      core.beginBatch?.();
+      try {
+        for (const packet of packets) core.input(packet, now);
+      } finally {
+        core.endBatch?.(now);
+      }
       this.kick();
     });
   }
@@ -62,6 +75,8 @@ export class Driver implements StackHost {
     this.closed = true;
     this.timer?.cancel();
     this.timer = null;
+    // Closed from inside a batch (a callback): what was sent so far still leaves.
+    this.core.flushWrites?.();
     this.link.close();
   }
 
@@ -72,7 +87,12 @@ export class Driver implements StackHost {
     // Node's timers have millisecond granularity and may fire a fraction of a
     // millisecond before the deadline by performance.now(); polling with the
     // deadline itself keeps a due timer from being re-armed in a tight loop.
-    this.core.poll(Math.max(this.scheduler.now(), deadline));
+    this.core.beginWrites?.();
+    try {
+      this.core.poll(Math.max(this.scheduler.now(), deadline));
+    } finally {
+      this.core.endWrites?.();
+    }
     this.kick();
   }
 }

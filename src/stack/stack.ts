@@ -31,6 +31,12 @@ export interface StackConfig {
  */
 export type Transmit = (packet: Uint8Array) => void;
 
+/**
+ * Where a batch of packets leaves the core (one `Link.sendBatch`): same
+ * ownership rule as `Transmit`, for the array and every packet in it.
+ */
+export type TransmitBatch = (packets: readonly Uint8Array[]) => void;
+
 export class Stack {
   readonly address: Ipv4Address;
   readonly stats: IpStats = createIpStats();
@@ -41,10 +47,73 @@ export class Stack {
   /** One view reused for every packet: the input path allocates nothing for parsing. */
   private readonly view = new Ipv4View();
   private inputDepth = 0;
+  private readonly transmitBatchFn: TransmitBatch;
+  /**
+   * Packets collected between beginWrites() and endWrites(), handed to the
+   * link in one batch. Safe to hold: every packet the core sends is a buffer
+   * of its own, allocated for that packet (nothing reuses it).
+   */
+  private pending: Uint8Array[] | null = null;
+  private writeDepth = 0;
 
-  constructor(config: StackConfig, transmit: Transmit) {
+  constructor(config: StackConfig, transmit: Transmit, transmitBatch?: TransmitBatch) {
     this.address = config.address >>> 0;
     this.transmitFn = transmit;
+    this.transmitBatchFn =
+      transmitBatch ??
+      ((packets) => {
+        for (const p of packets) transmit(p);
+      });
+  }
+
+  /**
+   * From here to the matching endWrites(), outgoing packets are collected
+   * and leave in one transmitBatch at the end (one JS→C crossing for the
+   * TUN device instead of one per packet). The driver brackets a timer poll
+   * with it; beginBatch() implies it.
+   */
+  beginWrites(): void {
+    if (this.writeDepth++ === 0) this.pending = [];
+  }
+
+  endWrites(): void {
+    if (this.writeDepth === 0 || --this.writeDepth > 0) return;
+    const out = this.pending;
+    this.pending = null;
+    this.transmitCollected(out);
+  }
+
+  /** Sends what was collected so far (the driver closes the link mid-batch); collecting goes on. */
+  flushWrites(): void {
+    if (this.pending === null) return;
+    const out = this.pending;
+    this.pending = [];
+    this.transmitCollected(out);
+  }
+
+  private transmitCollected(out: Uint8Array[] | null): void {
+    if (out === null || out.length === 0) return;
+    if (out.length === 1) this.transmitFn(out[0]!);
+    else this.transmitBatchFn(out);
+  }
+
+  /**
+   * A batch of input() calls (packets read together) starts: writes are
+   * collected (beginWrites) and each transport may defer its pure ACKs to
+   * endBatch (Tcp: ACK coalescing). Outside a batch nothing is deferred.
+   */
+  beginBatch(): void {
+    this.beginWrites();
+    for (const t of this.transports) t.beginBatch?.();
+  }
+
+  /** Ends the batch: the transports send what they deferred, then every collected packet leaves. */
+  endBatch(now: number): void {
+    try {
+      for (const t of this.transports) t.endBatch?.(now);
+    } finally {
+      this.endWrites();
+    }
   }
 
   /**
@@ -63,12 +132,15 @@ export class Stack {
   /**
    * The one way out of the core, for the IP layer and for transports alike:
    * a transport builds a whole IPv4 packet and calls `stack.send(packet)`,
-   * so `ipPacketsOut` counts everything that left. Same ownership rule as
-   * `Transmit`: the buffer may be reused once this returns.
+   * so `ipPacketsOut` counts everything that left. Unlike `Transmit`, the
+   * buffer is handed over: between beginWrites() and endWrites() the Stack
+   * keeps it until the end of the batch, so a caller must not reuse it
+   * (every sender in the core allocates a fresh packet).
    */
   send(packet: Uint8Array): void {
     this.stats.ipPacketsOut++;
-    this.transmitFn(packet);
+    if (this.pending !== null) this.pending.push(packet);
+    else this.transmitFn(packet);
   }
 
   /**

@@ -14,4 +14,7 @@ export interface TransportLayer {
   poll(now: number): void;
   /** Earliest time `poll` has work to do, or Infinity. */
   nextDeadline(): number;
+  /** Optional: a batch of input() calls starts / ends (see Tcp.beginBatch: ACK coalescing). */
+  beginBatch?(): void;
+  endBatch?(now: number): void;
 }

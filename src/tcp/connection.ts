@@ -52,6 +52,11 @@ export interface ConnectionHost {
   release(conn: Connection): void;
   /** The connection armed a timer; nextDeadline() must see it. */
   timerArmed(conn: Connection): void;
+  /**
+   * output() owes a pure ACK: true if the host takes it to send at the end of
+   * the current batch of input (Tcp.beginBatch), false to send it now.
+   */
+  deferAck?(conn: Connection): boolean;
   /** Stack-wide budget of RFC 5961 challenge ACKs (rfc5961.ts). */
   readonly challengeAckLimiter: ChallengeAckLimiter;
   /** `tuntcp serve --trace`: told of state changes and timer firings when set. */

@@ -44,7 +44,9 @@ export function output(c: Connection, now: number, force = false): void {
     c.pushPending = false;
     updatePersistTimer(c, now);
   }
-  if (c.ackNow) sendAck(c, now);
+  // Within a batch of input the host may take the pure ACK to send once, at
+  // the end of the batch (Tcp.beginBatch); ackNow stays set until then.
+  if (c.ackNow && c.host.deferAck?.(c) !== true) sendAck(c, now);
 }
 
 function sendNextSegment(c: Connection, now: number, force: boolean): boolean {

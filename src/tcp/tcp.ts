@@ -25,7 +25,7 @@ import { ConnectionTable } from './connection-table.ts';
 import type { IsnGenerator } from './isn.ts';
 import { createIsnGenerator } from './isn.ts';
 import { Listener } from './listener.ts';
-import { buildResetReply, sendSyn } from './output.ts';
+import { buildResetReply, sendAck, sendSyn } from './output.ts';
 import { chooseEphemeralPort, secureRandom } from './ports.ts';
 import { ChallengeAckLimiter } from './rfc5961.ts';
 import { checkTcp, TcpView } from './segment.ts';
@@ -64,6 +64,9 @@ export interface TcpInit {
 
 const IPV4_AND_TCP_HEADERS = 40;
 
+/** Within a batch, an ACK owed for this many unacknowledged bytes or more goes out at once. */
+const MAX_COALESCED_ACK_BYTES = 65536;
+
 /** A per-socket algorithm must be registered: refused at listen/connect, not at the first SYN. */
 function checkCongestionControl(name: string | undefined, syscall: string): void {
   if (name !== undefined && !hasCongestionControl(name)) {
@@ -92,6 +95,16 @@ export class Tcp implements TransportLayer, TcpApi {
   private readonly host: ConnectionHost;
   private readonly tsOffset: TsOffsetGenerator;
   private readonly cookies: CookieContext;
+  /** One view reused for every segment; a nested input() (a looping test setup) gets a fresh one. */
+  private readonly segView = new TcpView();
+  private inputDepth = 0;
+  /** Scratch list of the connections due in poll(), reused (a nested poll gets a fresh one). */
+  private readonly due: Connection[] = [];
+  private pollDepth = 0;
+  /** Depth of beginBatch()/endBatch(); pure ACKs are deferred to endBatch while > 0. */
+  private batchDepth = 0;
+  /** Connections whose pure ACK / window update waits for the end of the batch. */
+  private readonly ackPending = new Set<Connection>();
 
   constructor(init: TcpInit) {
     if (!Number.isInteger(init.mtu) || init.mtu < 68 + 40 || init.mtu > 65535) {
@@ -112,6 +125,20 @@ export class Tcp implements TransportLayer, TcpApi {
       release: (conn) => self.releaseConnection(conn),
       timerArmed: (conn) => {
         self.timed.add(conn);
+      },
+      deferAck: (conn) => {
+        // Only an ACK that advances RCV.NXT with nothing out of order is
+        // coalesced: duplicate ACKs (RFC 5681 §4.2: out-of-order data is
+        // ACKed at once, each one counts for the sender's fast retransmit),
+        // the ACKs carrying changing SACK blocks, and pure window updates
+        // still go out immediately.
+        if (self.batchDepth === 0) return false;
+        if (conn.rcvNxt === conn.lastAckSent || !conn.assembler.isEmpty() || conn.oooFinSeq !== null) return false;
+        // As GRO's 64 KB aggregates: a batch of up to 256 segments still
+        // ACKs at least every 64 KB, so the sender's ACK clock keeps going.
+        if (conn.rcvUnacked >= MAX_COALESCED_ACK_BYTES) return false;
+        self.ackPending.add(conn);
+        return true;
       },
       challengeAckLimiter: new ChallengeAckLimiter(() => self.config.challengeAckLimit, this.random),
       get tracer() {
@@ -146,7 +173,16 @@ export class Tcp implements TransportLayer, TcpApi {
       else this.stats.malformed++;
       return;
     }
-    const seg = new TcpView(bytes);
+    const seg = this.inputDepth === 0 ? this.segView.reset(bytes) : new TcpView(bytes);
+    this.inputDepth++;
+    try {
+      this.segmentInput(seg, src, dst, now);
+    } finally {
+      this.inputDepth--;
+    }
+  }
+
+  private segmentInput(seg: TcpView, src: Ipv4Address, dst: Ipv4Address, now: number): void {
     let conn = this.table.get(dst, seg.dstPort, src, seg.srcPort);
     if (conn !== undefined && conn.state === 'TIME-WAIT' && this.isNewIncarnation(conn, seg)) {
       // RFC 9293 §3.10.7.4 / RFC 1122 §4.2.2.13: a SYN beyond the old
@@ -169,10 +205,46 @@ export class Tcp implements TransportLayer, TcpApi {
 
   poll(now: number): void {
     if (this.timed.size === 0) return;
-    for (const conn of [...this.timed]) {
-      if (conn.timers.earliest() > now) continue;
-      fireTimers(conn, now);
-      conn.flushEvents();
+    // The connections due now, collected first: firing may add to or delete
+    // from `timed`. No per-poll copy of the whole set.
+    const due = this.pollDepth === 0 ? this.due : [];
+    for (const conn of this.timed) if (conn.timers.earliest() <= now) due.push(conn);
+    this.pollDepth++;
+    try {
+      for (let i = 0; i < due.length; i++) {
+        const conn = due[i]!;
+        if (conn.timers.earliest() > now) continue;
+        fireTimers(conn, now);
+        conn.flushEvents();
+      }
+    } finally {
+      this.pollDepth--;
+      due.length = 0;
+    }
+  }
+
+  /**
+   * Starts a batch of input() calls (the driver's batch of packets read
+   * together): until the matching endBatch(), the pure ACKs connections
+   * owe for in-order data (see `deferAck` for the exact rule) are deferred,
+   * and endBatch() sends one per connection, carrying the latest RCV.NXT and
+   * window (ACK coalescing, as GRO-aware stacks do). Duplicate ACKs, pure
+   * window updates, data, RSTs, SYN-ACKs and challenge ACKs still go out at
+   * once, and a data segment sent meanwhile carries the ACK instead.
+   * Outside a batch nothing is deferred.
+   */
+  beginBatch(): void {
+    this.batchDepth++;
+  }
+
+  endBatch(now: number): void {
+    if (this.batchDepth === 0 || --this.batchDepth > 0) return;
+    const pending = this.ackPending;
+    for (const conn of pending) {
+      pending.delete(conn);
+      const s = conn.state;
+      if (!conn.ackNow || s === 'CLOSED' || s === 'LISTEN' || s === 'SYN-SENT') continue;
+      sendAck(conn, now);
     }
   }
 
