@@ -1,4 +1,5 @@
 import { internetChecksum } from './checksum.ts';
+import { writeU32 } from './bytes.ts';
 
 export const IPV4_HEADER_LENGTH = 20;
 export const IP_PROTOCOL_ICMP = 1;
@@ -42,11 +43,4 @@ export function writeIpv4Header(buf: Uint8Array, fields: Ipv4HeaderFields, offse
   const sum = internetChecksum(buf.subarray(o, o + IPV4_HEADER_LENGTH));
   buf[o + 10] = sum >>> 8;
   buf[o + 11] = sum & 0xff;
-}
-
-function writeU32(buf: Uint8Array, at: number, value: number): void {
-  buf[at] = value >>> 24;
-  buf[at + 1] = (value >>> 16) & 0xff;
-  buf[at + 2] = (value >>> 8) & 0xff;
-  buf[at + 3] = value & 0xff;
 }

@@ -5,6 +5,7 @@
  */
 import type { Ipv4Address } from './address.ts';
 import { internetChecksum } from './checksum.ts';
+import { readU32 } from './bytes.ts';
 
 /** Why `checkIpv4` refused a packet; each one is a stats counter. */
 export type Ipv4DropReason =
@@ -149,8 +150,4 @@ export class Ipv4View {
   get packet(): Uint8Array {
     return this.buf.subarray(0, this.totalLength);
   }
-}
-
-function readU32(buf: Uint8Array, at: number): number {
-  return ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
 }

@@ -9,6 +9,7 @@
  * hence this separate, small codec.
  */
 import type { TcpOptionSpec } from './ast.ts';
+import { readU32 } from '../ip/bytes.ts';
 
 const KIND_EOL = 0;
 const KIND_NOP = 1;
@@ -127,9 +128,6 @@ function toHex(bytes: Uint8Array): string {
   return s;
 }
 
-function readU32(b: Uint8Array, at: number): number {
-  return ((b[at]! << 24) | (b[at + 1]! << 16) | (b[at + 2]! << 8) | b[at + 3]!) >>> 0;
-}
 
 /** An option we could not name: kept so that the mismatch message shows it. */
 export interface RawOption {

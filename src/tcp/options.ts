@@ -12,6 +12,7 @@
  * running past the header, or the wrong length for a kind we know. RFC 9293
  * §3.1 asks us to skip options we do not know by their length, which we do.
  */
+import { readU16, readU32, writeU16, writeU32 } from '../ip/bytes.ts';
 
 export const OPT_EOL = 0;
 export const OPT_NOP = 1;
@@ -187,24 +188,4 @@ export function writeOptions(buf: Uint8Array, offset: number, opts: TcpOptions |
     }
   }
   return i - offset;
-}
-
-function readU16(buf: Uint8Array, at: number): number {
-  return (buf[at]! << 8) | buf[at + 1]!;
-}
-
-function readU32(buf: Uint8Array, at: number): number {
-  return ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
-}
-
-function writeU16(buf: Uint8Array, at: number, value: number): void {
-  buf[at] = (value >>> 8) & 0xff;
-  buf[at + 1] = value & 0xff;
-}
-
-function writeU32(buf: Uint8Array, at: number, value: number): void {
-  buf[at] = value >>> 24;
-  buf[at + 1] = (value >>> 16) & 0xff;
-  buf[at + 2] = (value >>> 8) & 0xff;
-  buf[at + 3] = value & 0xff;
 }

@@ -15,6 +15,7 @@ import { MAX_OPTION_SPACE, NO_SACK_BLOCKS, hasSackInformation, sackBlocksFitting
 import type { TcpView } from './segment.ts';
 import { TCP_HEADER_LENGTH } from './segment.ts';
 import { tsClock } from './timestamps.ts';
+import { readU32 } from '../ip/bytes.ts';
 
 /** NOP, NOP, kind 8, length 10, TSval, TSecr (RFC 7323 Appendix A's layout). */
 export const TIMESTAMPS_OPTION_LENGTH = 12;
@@ -77,8 +78,4 @@ export function readArrivalOptions(c: Connection, seg: TcpView): void {
     }
     i += len;
   }
-}
-
-function readU32(buf: Uint8Array, at: number): number {
-  return ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
 }

@@ -12,6 +12,7 @@ import { IPV4_HEADER_LENGTH, IP_PROTOCOL_TCP, writeIpv4Header } from '../ip/ipv4
 import { ACK, FIN, PSH, RST, SYN, URG } from './flags.ts';
 import type { TcpOptions } from './options.ts';
 import { checkOptions, optionsLength, parseOptions, writeOptions } from './options.ts';
+import { readU32, writeU16, writeU32 } from '../ip/bytes.ts';
 
 export const TCP_HEADER_LENGTH = 20;
 /** Data offset is 4 bits of 32-bit words: at most 60 bytes of header. */
@@ -220,20 +221,4 @@ export function reprFromView(view: TcpView): TcpRepr {
     options: view.options(),
     payload: view.payload.slice(),
   };
-}
-
-function readU32(buf: Uint8Array, at: number): number {
-  return ((buf[at]! << 24) | (buf[at + 1]! << 16) | (buf[at + 2]! << 8) | buf[at + 3]!) >>> 0;
-}
-
-function writeU16(buf: Uint8Array, at: number, value: number): void {
-  buf[at] = (value >>> 8) & 0xff;
-  buf[at + 1] = value & 0xff;
-}
-
-function writeU32(buf: Uint8Array, at: number, value: number): void {
-  buf[at] = value >>> 24;
-  buf[at + 1] = (value >>> 16) & 0xff;
-  buf[at + 2] = (value >>> 8) & 0xff;
-  buf[at + 3] = value & 0xff;
 }
