@@ -1,4 +1,5 @@
 import type { Argv } from 'yargs';
+import type { TunStackOptions } from '../stack/tun-stack.ts';
 import { LOG_LEVELS, type LogLevel } from './log.ts';
 
 /** Options every command that brings up a stack shares (`up`, `serve`, `get`). */
@@ -48,4 +49,19 @@ export function withStackOptions<T>(y: Argv<T>): Argv<T & StackCliOptions> {
     .option('log-level', { choices: LOG_LEVELS, default: 'info' as LogLevel, describe: 'how much to say on stderr' }) as Argv<
     T & StackCliOptions
   >;
+}
+
+/** The part of `openTunStack`'s options that comes straight from the shared CLI options. */
+export function tunStackOptionsFrom(
+  argv: Omit<StackCliOptions, 'dev' | 'log-level'>,
+): Pick<TunStackOptions, 'netns' | 'address' | 'kernelAddress' | 'mtu' | 'txqueuelen' | 'pcap' | 'impair'> {
+  return {
+    netns: argv.netns,
+    address: argv.addr,
+    kernelAddress: argv['kernel-addr'],
+    mtu: argv.mtu,
+    txqueuelen: argv.txqueuelen,
+    pcap: argv.pcap,
+    impair: argv.impair,
+  };
 }

@@ -11,7 +11,7 @@ import type { Socket } from '../../socket/socket.ts';
 import { describeTunStack, freeTunDeviceName, openTunStack, type TunStack } from '../../stack/tun-stack.ts';
 import { findExecutable } from '../../tun/prerequisites.ts';
 import { log, setLogLevel, UsageError } from '../log.ts';
-import { withStackOptions, type StackCliOptions } from '../options.ts';
+import { withStackOptions, type StackCliOptions, tunStackOptionsFrom } from '../options.ts';
 import { formatBytes, formatDuration, ProgressBar } from '../progress.ts';
 import { checkWritableFile, tcpConfigFrom, withTcpOptions, type TcpCliOptions } from './serve.ts';
 
@@ -112,14 +112,8 @@ export const getCommand: CommandModule<object, GetOptions> = {
       out = file ?? process.stdout;
       const dev = argv.dev ?? freeTunDeviceName(argv.netns);
       stack = await openTunStack({
-        netns: argv.netns,
+        ...tunStackOptionsFrom(argv),
         dev,
-        address: argv.addr,
-        kernelAddress: argv['kernel-addr'],
-        mtu: argv.mtu,
-        txqueuelen: argv.txqueuelen,
-        pcap: argv.pcap,
-        impair: argv.impair,
         tcp,
         namespace: 'join',
       });

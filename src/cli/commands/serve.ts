@@ -14,7 +14,7 @@ import { checkTunPrerequisites } from '../../tun/prerequisites.ts';
 import { checkControlSocketFree, startControlServer, type ControlServer } from '../control/server.ts';
 import { takeSnapshot, type Snapshot } from '../control/snapshot.ts';
 import { log, setLogLevel, UsageError } from '../log.ts';
-import { withStackOptions, type StackCliOptions } from '../options.ts';
+import { withStackOptions, type StackCliOptions, tunStackOptionsFrom } from '../options.ts';
 import { runUntilSignal } from '../signals.ts';
 import { openTraceSink, TRACE_HELP, type TraceSink } from '../trace.ts';
 
@@ -164,14 +164,8 @@ export const serveCommand: CommandModule<object, ServeOptions> = {
       await checkControlSocketFree(argv.netns);
       if (argv.trace !== undefined) trace = await openTraceSink(argv.trace);
       stack = await openTunStack({
-        netns: argv.netns,
+        ...tunStackOptionsFrom(argv),
         dev: argv.dev,
-        address: argv.addr,
-        kernelAddress: argv['kernel-addr'],
-        mtu: argv.mtu,
-        txqueuelen: argv.txqueuelen,
-        pcap: argv.pcap,
-        impair: argv.impair,
         tcp,
         ...(trace ? { trace: trace.event } : {}),
       });

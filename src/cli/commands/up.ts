@@ -1,7 +1,7 @@
 import type { CommandModule } from 'yargs';
 import { describeTunStack, openTunStack, type TunStack } from '../../stack/tun-stack.ts';
 import { log, setLogLevel } from '../log.ts';
-import { withStackOptions, type StackCliOptions } from '../options.ts';
+import { withStackOptions, type StackCliOptions, tunStackOptionsFrom } from '../options.ts';
 import { runUntilSignal } from '../signals.ts';
 
 /**
@@ -21,14 +21,8 @@ export const upCommand: CommandModule<object, StackCliOptions> = {
     let stack: TunStack;
     try {
       stack = await openTunStack({
-        netns: argv.netns,
+        ...tunStackOptionsFrom(argv),
         dev: argv.dev,
-        address: argv.addr,
-        kernelAddress: argv['kernel-addr'],
-        mtu: argv.mtu,
-        txqueuelen: argv.txqueuelen,
-        pcap: argv.pcap,
-        impair: argv.impair,
       });
     } catch (err) {
       log.error(err instanceof Error ? err.message : String(err));
