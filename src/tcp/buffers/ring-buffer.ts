@@ -18,8 +18,13 @@
 const MAX_CAPACITY = 1 << 30;
 
 export class RingBuffer {
-  /** Power of two, so that positions wrap with a mask instead of a modulo. */
+  /**
+   * The most bytes it holds: exactly what was asked for, so that a 1000-byte
+   * receive buffer advertises at most 1000 bytes (SO_RCVBUF semantics).
+   */
   readonly capacity: number;
+  /** Backing storage size: the next power of two, so positions wrap with a mask. */
+  private readonly storageSize: number;
   private readonly mask: number;
   // Allocated on the first write: 100k idle connections with 64 KiB rings each
   // must not cost 12 GiB before anyone sends a byte.
@@ -33,7 +38,8 @@ export class RingBuffer {
     }
     let cap = 1;
     while (cap < capacity) cap *= 2;
-    this.capacity = cap;
+    this.capacity = capacity;
+    this.storageSize = cap;
     this.mask = cap - 1;
   }
 
@@ -140,14 +146,14 @@ export class RingBuffer {
   }
 
   private ensureStorage(): Uint8Array {
-    if (this.storage === null) this.storage = new Uint8Array(this.capacity);
+    if (this.storage === null) this.storage = new Uint8Array(this.storageSize);
     return this.storage;
   }
 
   /** Copies src[0, n) to ring position `pos`, wrapping: at most two `set` calls. */
   private copyIn(pos: number, src: Uint8Array, n: number): void {
     const buf = this.ensureStorage();
-    const first = Math.min(n, this.capacity - pos);
+    const first = Math.min(n, this.storageSize - pos);
     buf.set(first === src.length ? src : src.subarray(0, first), pos);
     if (first < n) buf.set(src.subarray(first, n), 0);
   }
@@ -156,7 +162,7 @@ export class RingBuffer {
   private copyOut(pos: number, dst: Uint8Array, n: number): void {
     // Only reached with n > 0 bytes stored, so storage exists.
     const buf = this.storage as Uint8Array;
-    const first = Math.min(n, this.capacity - pos);
+    const first = Math.min(n, this.storageSize - pos);
     dst.set(buf.subarray(pos, pos + first), 0);
     if (first < n) dst.set(buf.subarray(0, n - first), first);
   }
