@@ -8,7 +8,9 @@
  *   - short connections per second and the 1-byte round trip (median, p99)
  *     with one client program (bench/rr-client.ts) against one server
  *     handler (bench/rr-service.ts) on Node's net or on tuntcp;
- *   - N idle connections and the RSS of the process that holds them.
+ *   - N idle connections and the RSS of the process that holds them;
+ *   - parallel streams (iperf3 -P 1, 8, 64) both ways at MTU 1500: the
+ *     aggregate, its ratio P=max ÷ P=1, and stalls (0-byte iperf3 intervals).
  *
  * Every path lives in namespaces this script creates and removes, its
  * servers on loopback or on links between those namespaces only:
@@ -63,6 +65,8 @@ const HELP = `usage: npm run bench -- [options]
   --paths LIST       which of veth,slirp,tuntcp to run (default: all)
   --mtus LIST        1500 and/or max (default: 1500,max; --smoke: 1500)
   --concurrency N    short connections in flight at once (default 4)
+  --parallel LIST    iperf3 -P values for the parallel-streams measurement at MTU 1500
+                     (default 1,8,64; --smoke: 1,8; 'none' skips it); each run -t 2 (--quick: -t 1)
   --rcvbuf B, --sndbuf B   tuntcp's per-connection buffers (default: the stack's defaults)
   --out FILE         where the JSON goes (default bench/results/<date>.json)
   --profile          tuntcp only: iperf3 both ways under node --cpu-prof; prints the top 15 self-time functions
@@ -84,6 +88,7 @@ const { values } = parseArgs({
     paths: { type: 'string' },
     mtus: { type: 'string' },
     concurrency: { type: 'string', default: '4' },
+    parallel: { type: 'string' },
     rcvbuf: { type: 'string' },
     sndbuf: { type: 'string' },
     out: { type: 'string' },
@@ -119,7 +124,19 @@ const config = {
   concurrency: posInt('concurrency', values.concurrency, 4),
   mtus: (values.mtus ?? (smoke ? '1500' : '1500,max')).split(',').filter((m) => m !== ''),
   maxMinutes: posInt('max-minutes', values['max-minutes'], 30),
+  /** iperf3 -P values of the parallel-streams measurement (MTU 1500 only). */
+  parallel: parseParallel(values.parallel ?? (smoke ? '1,8' : '1,8,64')),
+  /** Seconds per parallel run: short, there are |P| x 2 directions x paths x rounds of them. */
+  parallelSeconds: quick ? 1 : 2,
 };
+
+function parseParallel(text: string): number[] {
+  if (text === 'none' || text === '') return [];
+  const list = text.split(',').filter((t) => t !== '').map((t) => posInt('parallel', t, 1));
+  // The tuntcp iperf3 server takes at most 128 streams, as iperf3 does.
+  for (const n of list) if (n > 128) die(`--parallel ${text}: at most 128 streams`);
+  return [...new Set(list)].sort((a, b) => a - b);
+}
 for (const m of config.mtus) if (m !== '1500' && m !== 'max') die(`--mtus ${values.mtus}: use 1500 and/or max`);
 
 const requestedPaths: PathName[] = values.profile
@@ -330,6 +347,57 @@ async function iperf3(res: Resources, ep: Endpoint, reverse: boolean): Promise<n
   return bps / 1e9;
 }
 
+/** iperf3 -i: short enough that a stall of a few RTOs shows as an interval with no bytes. */
+const PARALLEL_INTERVAL_S = 0.2;
+
+interface Iperf3Intervals {
+  error?: string;
+  intervals?: { sum?: { bytes?: number; seconds?: number; omitted?: boolean } }[];
+  end?: { sum_received?: { bits_per_second?: number } };
+}
+
+interface ParallelRun {
+  gbps: number;
+  /** Intervals of iperf3's per-interval sums (over all streams) with 0 bytes. */
+  stalls: number;
+  intervals: number;
+}
+
+/**
+ * iperf3 -P N: the receiver's aggregate over all streams, and how many of the
+ * client's per-interval sums (receiver side with -R, sender side without)
+ * carried 0 bytes. A trailing stub interval (iperf3 may report a last one of
+ * a few ms) is not a stall: only intervals of at least half the period count.
+ */
+async function iperf3Parallel(res: Resources, ep: Endpoint, reverse: boolean, streams: number): Promise<ParallelRun> {
+  const length = smoke ? ['-n', '16M'] : ['-t', String(config.parallelSeconds)];
+  const args = ['iperf3', '-c', ep.server, '-p', String(IPERF3_PORT), '-J', '-P', String(streams), '-i', String(PARALLEL_INTERVAL_S), ...length, ...(reverse ? ['-R'] : [])];
+  const what = `${LABEL[ep.path]} mtu ${ep.mtu} iperf3 -P ${streams}${reverse ? ' -R' : ''}`;
+  const r = await res.exec('iperf3 -c -P', ep.clientNs, args, (config.parallelSeconds + 30) * 1000);
+  let json: Iperf3Intervals;
+  try {
+    json = JSON.parse(r.stdout) as Iperf3Intervals;
+  } catch {
+    warn(`${what}: no JSON (exit ${r.code}${r.timedOut ? ', timed out' : ''}): ${r.stderr.trim()}`);
+    return { gbps: NaN, stalls: NaN, intervals: 0 };
+  }
+  const bps = json.end?.sum_received?.bits_per_second;
+  if (json.error !== undefined || bps === undefined) {
+    warn(`${what}: ${json.error ?? 'no receiver sum'}`);
+    return { gbps: NaN, stalls: NaN, intervals: 0 };
+  }
+  let stalls = 0;
+  let intervals = 0;
+  for (const iv of json.intervals ?? []) {
+    const sum = iv.sum;
+    if (!sum || sum.omitted === true || (sum.seconds ?? 0) < PARALLEL_INTERVAL_S / 2) continue;
+    intervals++;
+    if ((sum.bytes ?? 0) === 0) stalls++;
+  }
+  if (stalls > 0) warn(`${what}: ${stalls} of ${intervals} intervals (${PARALLEL_INTERVAL_S} s) moved 0 bytes`);
+  return { gbps: bps / 1e9, stalls, intervals };
+}
+
 async function rrClient(res: Resources, ep: Endpoint, args: string[]): Promise<Record<string, number> | null> {
   const r = await res.exec('rr-client', ep.clientNs, nodeTs('rr-client.ts', args), (config.rrSeconds + 60) * 1000);
   const line = r.stdout.trim().split('\n').pop() ?? '';
@@ -509,11 +577,29 @@ interface Report {
   results: Record<string, { unit: string; paths: Partial<Record<PathName, Spread | null>> }>;
   idle: Partial<Record<PathName, IdleResult | null>>;
   mtus: Record<string, Partial<Record<PathName, number>>>;
+  /** Stall counts of the parallel-streams runs, per direction and path (null: not measured). */
+  parallel: ParallelStalls | null;
   warnings: string[];
   table: string;
 }
 
-function table(samples: Samples, idle: Partial<Record<PathName, IdleResult | null>>, paths: PathName[]): { text: string; results: Report['results'] } {
+function parKey(dir: 'recv' | 'send', n: number): string {
+  return `par_${dir}_P${n}`;
+}
+
+interface StallCount {
+  stalls: number;
+  intervals: number;
+  failed: number;
+}
+type ParallelStalls = Record<'recv' | 'send', Partial<Record<PathName, StallCount>>>;
+
+function table(
+  samples: Samples,
+  idle: Partial<Record<PathName, IdleResult | null>>,
+  paths: PathName[],
+  parallel: ParallelStalls | null,
+): { text: string; results: Report['results'] } {
   const results: Report['results'] = {};
   const hasSlirp = paths.includes('slirp');
   const head = ['measure', ...paths.map((p) => LABEL[p]), ...(hasSlirp ? paths.filter((p) => p !== 'slirp').map((p) => `${LABEL[p]} ÷ slirp4netns`) : [])];
@@ -532,6 +618,37 @@ function table(samples: Samples, idle: Partial<Record<PathName, IdleResult | nul
           })
       : [];
     rows.push([`${m.label} [${m.unit}${m.better === 'lower' ? ', lower is better' : ''}]`, ...paths.map((p) => cell(spreads[p] ?? null, m.digits)), ...ratios]);
+  }
+  if (parallel !== null) {
+    const maxP = config.parallel[config.parallel.length - 1]!;
+    const minP = config.parallel[0]!;
+    for (const dir of ['recv', 'send'] as const) {
+      const what = dir === 'recv' ? 'stack receives' : 'stack sends';
+      const med = (p: PathName, n: number): number => spread(samples.get(parKey(dir, n))?.get(p) ?? [])?.median ?? NaN;
+      for (const n of config.parallel) {
+        const key = parKey(dir, n);
+        const spreads: Partial<Record<PathName, Spread | null>> = {};
+        for (const p of paths) spreads[p] = spread(samples.get(key)?.get(p) ?? []);
+        results[key] = { unit: 'Gbit/s', paths: spreads };
+        const ratios = hasSlirp ? paths.filter((p) => p !== 'slirp').map((p) => ratio(spreads[p]?.median ?? NaN, spreads.slirp?.median ?? NaN)) : [];
+        rows.push([`parallel streams, ${what}, iperf3 -P ${n}, aggregate, MTU 1500 [Gbit/s]`, ...paths.map((p) => cell(spreads[p] ?? null, 2)), ...ratios]);
+      }
+      if (maxP !== minP) {
+        rows.push([
+          `parallel streams, ${what}: P=${maxP} ÷ P=${minP} (target: within 10% of 1)`,
+          ...paths.map((p) => ratio(med(p, maxP), med(p, minP))),
+          ...(hasSlirp ? paths.filter((p) => p !== 'slirp').map(() => '') : []),
+        ]);
+      }
+      rows.push([
+        `parallel streams, ${what}: stalls (${PARALLEL_INTERVAL_S} s intervals with 0 bytes, of all, over every P and round)`,
+        ...paths.map((p) => {
+          const s = parallel[dir][p];
+          return s ? `${s.stalls} of ${s.intervals}${s.failed > 0 ? ` (${s.failed} runs failed)` : ''}` : '—';
+        }),
+        ...(hasSlirp ? paths.filter((p) => p !== 'slirp').map(() => '') : []),
+      ]);
+    }
   }
   if (Object.keys(idle).length > 0) {
     const row = (label: string, f: (r: IdleResult) => number, digits: number): void => {
@@ -582,6 +699,7 @@ async function benchmark(paths: PathName[]): Promise<void> {
   const samples: Samples = new Map();
   const idle: Partial<Record<PathName, IdleResult | null>> = {};
   const mtus: Report['mtus'] = {};
+  let parallel: ParallelStalls | null = null;
   process.stderr.write(
     `bench: ${paths.map((p) => LABEL[p]).join(', ')}; ${config.rounds} round(s); ` +
       `${smoke ? 'iperf3 -n 16M' : `iperf3 -t ${config.iperfSeconds}`}; idle ${config.idle}; load average ${os.loadavg().map((l) => l.toFixed(2)).join(' ')}\n`,
@@ -599,6 +717,26 @@ async function benchmark(paths: PathName[]): Promise<void> {
           record(samples, `send_${suffix}`, ep.path, await iperf3(res, ep, true));
         }
         if (!std) continue;
+        if (config.parallel.length > 0) {
+          parallel ??= { recv: {}, send: {} };
+          for (const ep of eps) {
+            process.stderr.write(`bench: round ${round}/${config.rounds}, ${LABEL[ep.path]}: parallel streams -P ${config.parallel.join(',')}\n`);
+            for (const n of config.parallel) {
+              for (const reverse of [false, true]) {
+                const dir = reverse ? 'send' : 'recv';
+                const r = await iperf3Parallel(res, ep, reverse, n);
+                record(samples, parKey(dir, n), ep.path, r.gbps);
+                const c = (parallel[dir][ep.path] ??= { stalls: 0, intervals: 0, failed: 0 });
+                if (Number.isFinite(r.gbps)) {
+                  c.stalls += r.stalls;
+                  c.intervals += r.intervals;
+                } else {
+                  c.failed++;
+                }
+              }
+            }
+          }
+        }
         for (const ep of eps) {
           process.stderr.write(`bench: round ${round}/${config.rounds}, ${LABEL[ep.path]}: short connections, round trip\n`);
           record(samples, 'crr', ep.path, await shortConnections(res, ep));
@@ -616,7 +754,7 @@ async function benchmark(paths: PathName[]): Promise<void> {
     });
   }
   info['loadavgAtEnd'] = os.loadavg();
-  const { text, results } = table(samples, idle, paths);
+  const { text, results } = table(samples, idle, paths, parallel);
   const notes = [
     '',
     `Medians of ${config.rounds} round(s), (min–max) beside them; the rounds interleave the paths. ` +
@@ -634,6 +772,7 @@ async function benchmark(paths: PathName[]): Promise<void> {
     results,
     idle,
     mtus,
+    parallel,
     warnings,
     table: text + '\n' + notes,
   };

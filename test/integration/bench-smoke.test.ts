@@ -25,6 +25,7 @@ interface BenchReport {
   config: { paths: string[] };
   results: Record<string, { unit: string; paths: Record<string, Spread | null> }>;
   idle: Record<string, { established: number; rssMB: number } | null>;
+  parallel: Record<'recv' | 'send', Record<string, { stalls: number; intervals: number; failed: number } | undefined>> | null;
   warnings: string[];
 }
 
@@ -56,17 +57,26 @@ describe.skipIf(!canRunIntegration() || !haveIperf3)('npm run bench -- --smoke',
 
     const expected = ['veth', 'tuntcp', ...(haveSlirp ? ['slirp'] : [])];
     expect([...report.config.paths].sort()).toEqual([...expected].sort());
-    for (const key of ['recv_1500', 'send_1500', 'crr', 'rr_median', 'rr_p99']) {
+    // --smoke runs the parallel-streams measurement with iperf3 -P 1 and -P 8.
+    const parallelKeys = ['par_recv_P1', 'par_recv_P8', 'par_send_P1', 'par_send_P8'];
+    for (const key of ['recv_1500', 'send_1500', 'crr', 'rr_median', 'rr_p99', ...parallelKeys]) {
       for (const p of expected) {
         const median = report.results[key]?.paths[p]?.median;
         expect(Number.isFinite(median) && median! > 0, `${key} on ${p}: ${String(median)}\n${stderr}`).toBe(true);
       }
     }
     for (const p of expected) {
+      for (const dir of ['recv', 'send'] as const) {
+        const c = report.parallel?.[dir][p];
+        expect(c?.failed, `parallel ${dir} on ${p}: ${JSON.stringify(c)}\n${stderr}`).toBe(0);
+        expect(Number.isInteger(c?.stalls)).toBe(true);
+      }
       expect(report.idle[p]?.established, `idle on ${p}\n${stderr}`).toBe(200);
       expect(report.idle[p]?.rssMB).toBeGreaterThan(0);
     }
     // The markdown table went to stdout.
     expect(stdout).toMatch(/\| measure \|/);
+    expect(stdout).toMatch(/\| parallel streams, stack receives: P=8 ÷ P=1 /);
+    expect(stdout).toMatch(/\| parallel streams, stack sends: stalls /);
   });
 });
