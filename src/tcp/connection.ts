@@ -574,6 +574,9 @@ export class Connection implements TcpConnection {
     this.timers.clear();
     armTimeWaitTimer(this, now);
     this.writeClosed = true;
+    // Nothing more is sent or accepted: the rings' memory can serve new connections.
+    this.sndBuf.releaseStorage();
+    this.rcvBuf.releaseStorage();
     this.queueClose(null);
   }
 
@@ -596,6 +599,8 @@ export class Connection implements TcpConnection {
     this.state = 'CLOSED';
     this.writeClosed = true;
     this.timers.clear();
+    this.sndBuf.releaseStorage();
+    this.rcvBuf.releaseStorage();
     this.host.release(this);
   }
 

@@ -342,3 +342,25 @@ describe('RingBuffer randomized model', () => {
     });
   }
 });
+
+describe('RingBuffer storage reuse', () => {
+  it('gives empty storage back zeroed, keeps storage that still holds data', () => {
+    const a = new RingBuffer(4096);
+    a.write(new Uint8Array(100).fill(0xab));
+    a.releaseStorage(); // holds data: keeps it
+    expect(a.allocatedBytes).toBe(4096);
+    const out = new Uint8Array(100);
+    a.read(out);
+    expect(out.every((b) => b === 0xab)).toBe(true);
+    a.releaseStorage();
+    expect(a.allocatedBytes).toBe(0);
+    // The next ring of that size gets memory that carries nothing of the last one.
+    const b = new RingBuffer(4096);
+    b.writeUnallocated(0, new Uint8Array([1]));
+    const seen = new Uint8Array(200);
+    b.enqueueUnallocated(200);
+    b.read(seen);
+    expect(seen[0]).toBe(1);
+    expect(seen.subarray(1).every((v) => v === 0)).toBe(true);
+  });
+});
