@@ -147,6 +147,15 @@ function onTimeWaitTimeout(c: Connection): void {
  * highest sequence number sent so that ACKs for the older transmissions
  * remain acceptable.
  */
+/** Our SYN (or SYN-ACK) again, with the RTO backed off (RFC 6298 §5.5, §5.7). */
+function retransmitSyn(c: Connection, now: number): void {
+  c.retransmits++;
+  c.synRetransmitted = true;
+  c.rtt.backoff();
+  sendSyn(c, now);
+  restartRetransmitTimer(c, now);
+}
+
 function onRetransmitTimeout(c: Connection, now: number): void {
   const config = c.host.config;
   const stats = c.host.stats;
@@ -157,11 +166,7 @@ function onRetransmitTimeout(c: Connection, now: number): void {
         c.terminate(new StackError('ETIMEDOUT', 'connection timed out (no answer to SYN)', 'connect'));
         return;
       }
-      c.retransmits++;
-      c.synRetransmitted = true;
-      c.rtt.backoff();
-      sendSyn(c, now);
-      restartRetransmitTimer(c, now);
+      retransmitSyn(c, now);
       return;
     }
     case 'SYN-RECEIVED': {
@@ -178,11 +183,7 @@ function onRetransmitTimeout(c: Connection, now: number): void {
         }
         return;
       }
-      c.retransmits++;
-      c.synRetransmitted = true;
-      c.rtt.backoff();
-      sendSyn(c, now);
-      restartRetransmitTimer(c, now);
+      retransmitSyn(c, now);
       return;
     }
     case 'CLOSED':
