@@ -16,11 +16,9 @@ import {
 import { writeIpv4Header } from '../../src/ip/ipv4-header.ts';
 import { Ipv4View, checkIpv4 } from '../../src/ip/ipv4.ts';
 import { PcapWriter } from '../../src/pcap/pcap-writer.ts';
+import { PEER, US, hasTshark, icmpMessage, ipPacket } from '../helpers/packets.ts';
 
 const hex = (s: string): Uint8Array => Uint8Array.from(s.trim().split(/\s+/), (b) => parseInt(b, 16));
-
-const US = parseIpv4('10.0.0.2');
-const PEER = parseIpv4('10.0.0.1');
 
 // What Linux's `ping -c1 10.0.0.2` sends: 56 data bytes, a 16-byte timeval then 0x10..0x37.
 const echoRequest = hex(`
@@ -40,33 +38,6 @@ const expectedReply = hex(`
 14 15 16 17 18 19 1a 1b 1c 1d 1e 1f 20 21 22 23
 24 25 26 27 28 29 2a 2b 2c 2d 2e 2f 30 31 32 33
 34 35 36 37`);
-
-function ipPacket(protocol: number, payload: Uint8Array, src = PEER, dst = US): Uint8Array {
-  const buf = new Uint8Array(20 + payload.length);
-  writeIpv4Header(buf, { src, dst, protocol, totalLength: buf.length, id: 7 });
-  buf.set(payload, 20);
-  return buf;
-}
-
-function icmpMessage(type: number, code: number, body: Uint8Array): Uint8Array {
-  const m = new Uint8Array(4 + body.length);
-  m[0] = type;
-  m[1] = code;
-  m.set(body, 4);
-  const sum = internetChecksum(m);
-  m[2] = sum >>> 8;
-  m[3] = sum & 0xff;
-  return m;
-}
-
-function hasTshark(): boolean {
-  try {
-    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe('checkIcmp', () => {
   it('accepts the echo request and rejects short or corrupted messages', () => {

@@ -4,7 +4,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { parseIpv4 } from '../../src/ip/address.ts';
 import { internetChecksum } from '../../src/ip/checksum.ts';
 import { buildEchoReply } from '../../src/ip/icmp.ts';
 import { writeIpv4Header } from '../../src/ip/ipv4-header.ts';
@@ -13,9 +12,7 @@ import { createMemoryLinkPair } from '../../src/link/memory-link.ts';
 import { VirtualScheduler } from '../../src/link/virtual-scheduler.ts';
 import { CaptureLink } from '../../src/pcap/capture-link.ts';
 import { PcapWriter } from '../../src/pcap/pcap-writer.ts';
-
-const US = parseIpv4('10.0.0.2');
-const PEER = parseIpv4('10.0.0.1');
+import { PEER, US, hasTshark } from '../helpers/packets.ts';
 
 function echoRequest(seq: number, dataLength = 8): Uint8Array {
   const buf = new Uint8Array(28 + dataLength);
@@ -26,15 +23,6 @@ function echoRequest(seq: number, dataLength = 8): Uint8Array {
   buf[22] = sum >>> 8;
   buf[23] = sum & 0xff;
   return buf;
-}
-
-function hasTshark(): boolean {
-  try {
-    execFileSync('tshark', ['--version'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 /** A sink that keeps every chunk; `stall` makes it never finish a write (a stuck reader). */

@@ -1,23 +1,9 @@
-import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { StackError } from '../../src/errors.ts';
 import type { Socket } from '../../src/socket/socket.ts';
 import { VirtualNet } from '../helpers/virtual-net.ts';
-
-function pattern(size: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
-
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+import { pattern, sha256 as sha } from '../helpers/data.ts';
 
 /** Collects what a socket delivers. */
 function collect(socket: Socket): { chunks: Buffer[]; ended: boolean; bytes(): Buffer } {

@@ -1,34 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { parseIpv4 } from '../../src/ip/address.ts';
-import { internetChecksum } from '../../src/ip/checksum.ts';
 import { buildEchoReply, checkIcmp } from '../../src/ip/icmp.ts';
-import { writeIpv4Header } from '../../src/ip/ipv4-header.ts';
 import { Ipv4View, checkIpv4 } from '../../src/ip/ipv4.ts';
 import { Prng } from '../../src/link/prng.ts';
 import { Stack } from '../../src/stack/stack.ts';
 import { totalIpDropped } from '../../src/stack/stats.ts';
 import type { TransportLayer } from '../../src/stack/transport.ts';
-
-const US = parseIpv4('10.0.0.2');
-const PEER = parseIpv4('10.0.0.1');
-
-function ipPacket(protocol: number, payload: Uint8Array, src = PEER, dst = US): Uint8Array {
-  const buf = new Uint8Array(20 + payload.length);
-  writeIpv4Header(buf, { src, dst, protocol, totalLength: buf.length, id: 42 });
-  buf.set(payload, 20);
-  return buf;
-}
-
-function icmpMessage(type: number, code: number, body: Uint8Array): Uint8Array {
-  const m = new Uint8Array(4 + body.length);
-  m[0] = type;
-  m[1] = code;
-  m.set(body, 4);
-  const sum = internetChecksum(m);
-  m[2] = sum >>> 8;
-  m[3] = sum & 0xff;
-  return m;
-}
+import { PEER, US, icmpMessage, ipPacket } from '../helpers/packets.ts';
 
 const echoRequest = ipPacket(1, icmpMessage(8, 0, new Uint8Array([0x12, 0x34, 0, 7, 0xde, 0xad, 0xbe, 0xef, 1, 2, 3])));
 

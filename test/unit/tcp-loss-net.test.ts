@@ -4,28 +4,15 @@
 // must be repaired mostly by fast retransmit / SACK recovery, not timeouts.
 //
 // TUNTCP_LOSS_NET_MB sets the size per direction (default 20).
-import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import type { Socket } from '../../src/socket/socket.ts';
 import type { CongestionControlName } from '../../src/tcp/api.ts';
 import { VirtualNet } from '../helpers/virtual-net.ts';
+import { pattern, sha256 as sha } from '../helpers/data.ts';
 
 const MB = Number(process.env['TUNTCP_LOSS_NET_MB'] ?? 20);
 const SIZE = Math.round(MB * 1024 * 1024);
 
-function pattern(size: number, seed: number): Buffer {
-  const b = Buffer.allocUnsafe(size);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < size; i++) {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    b[i] = x & 0xff;
-  }
-  return b;
-}
-
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const UP = pattern(SIZE, 1);
 const DOWN = pattern(SIZE, 2);
 const UP_SHA = sha(UP);
