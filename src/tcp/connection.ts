@@ -20,6 +20,7 @@ import type { CongestionControl } from './congestion/congestion-control.ts';
 import { createCongestionControl } from './congestion/registry.ts';
 import type { Listener } from './listener.ts';
 import type { SackBlock } from './options.ts';
+import type { TcpView } from './segment.ts';
 import { detachConnection } from './orphan.ts';
 import type { ChallengeAckLimiter } from './rfc5961.ts';
 import { NO_SACK_BLOCKS } from './sack-blocks.ts';
@@ -684,3 +685,33 @@ export class Connection implements TcpConnection {
   }
 }
 
+/**
+ * The TCB a SYN to `listener` creates (RFC 9293 §3.10.7.2), with the
+ * listener's per-connection options. Passive opens and returning SYN cookies
+ * both make theirs here, so the two cannot drift apart.
+ */
+export function newPassiveConnection(
+  host: ConnectionHost,
+  listener: Listener,
+  local: Ipv4Address,
+  remote: Ipv4Address,
+  seg: TcpView,
+  iss: number,
+  advMss: number,
+): Connection {
+  const opts = listener.connectionOptions;
+  return new Connection({
+    host,
+    localAddress: local,
+    localPort: seg.dstPort,
+    remoteAddress: remote,
+    remotePort: seg.srcPort,
+    iss,
+    advMss,
+    rcvBuf: opts.rcvBuf ?? host.config.rcvBuf,
+    sndBuf: opts.sndBuf ?? host.config.sndBuf,
+    noDelay: opts.noDelay ?? false,
+    listener,
+    congestionControl: opts.congestionControl,
+  });
+}

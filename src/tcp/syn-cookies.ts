@@ -32,7 +32,7 @@
 import { createHmac, randomBytes } from 'node:crypto';
 import type { Ipv4Address } from '../ip/address.ts';
 import type { ConnectionHost } from './connection.ts';
-import { Connection, DEFAULT_MSS, MIN_MSS } from './connection.ts';
+import { Connection, DEFAULT_MSS, MIN_MSS, newPassiveConnection } from './connection.ts';
 import { ACK, SYN } from './flags.ts';
 import type { Listener } from './listener.ts';
 import type { TcpOptions } from './options.ts';
@@ -257,21 +257,7 @@ export function acceptCookieAck(ctx: CookieContext, listener: Listener, local: I
     stats.connectionTableFull++;
     return true;
   }
-  const opts = listener.connectionOptions;
-  const conn = new Connection({
-    host: ctx.host,
-    localAddress: local,
-    localPort: seg.dstPort,
-    remoteAddress: remote,
-    remotePort: seg.srcPort,
-    iss: cookie,
-    advMss: ctx.advMss,
-    rcvBuf: opts.rcvBuf ?? config.rcvBuf,
-    sndBuf: opts.sndBuf ?? config.sndBuf,
-    noDelay: opts.noDelay ?? false,
-    listener,
-    congestionControl: opts.congestionControl,
-  });
+  const conn = newPassiveConnection(ctx.host, listener, local, remote, seg, cookie, ctx.advMss);
   // The TCB as it would be had we kept it: SYN-RECEIVED, our SYN-ACK sent,
   // the window it offered recorded. The ACK itself then completes the
   // handshake through the ordinary path (and any data on it is kept).

@@ -20,7 +20,7 @@ import type { TcpConfig } from './config.ts';
 import { resolveTcpConfig } from './config.ts';
 import { congestionControlNames, hasCongestionControl } from './congestion/registry.ts';
 import type { ConnectionHost } from './connection.ts';
-import { Connection } from './connection.ts';
+import { Connection, newPassiveConnection } from './connection.ts';
 import { ConnectionTable } from './connection-table.ts';
 import type { IsnGenerator } from './isn.ts';
 import { createIsnGenerator } from './isn.ts';
@@ -429,21 +429,8 @@ export class Tcp implements TransportLayer, TcpApi {
       this.stats.synQueueOverflows++;
       return;
     }
-    const opts = listener.connectionOptions;
-    const conn = new Connection({
-      host: this.host,
-      localAddress: local,
-      localPort: seg.dstPort,
-      remoteAddress: remote,
-      remotePort: seg.srcPort,
-      iss: this.isn(local, seg.dstPort, remote, seg.srcPort, now),
-      advMss: this.advMss,
-      rcvBuf: opts.rcvBuf ?? this.config.rcvBuf,
-      sndBuf: opts.sndBuf ?? this.config.sndBuf,
-      noDelay: opts.noDelay ?? false,
-      listener,
-      congestionControl: opts.congestionControl,
-    });
+    const iss = this.isn(local, seg.dstPort, remote, seg.srcPort, now);
+    const conn = newPassiveConnection(this.host, listener, local, remote, seg, iss, this.advMss);
     conn.state = 'SYN-RECEIVED';
     conn.irs = seg.seq;
     conn.rcvNxt = seqAdd(seg.seq, 1);
