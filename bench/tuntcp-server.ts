@@ -4,7 +4,7 @@
  *
  *   node --import tsx bench/tuntcp-server.ts --netns NAME [--mtu 1500]
  *        [--iperf3-port 5201] [--rr-ports 7001,7002] [--max-connections N]
- *        [--rcvbuf B] [--sndbuf B]
+ *        [--rcvbuf B] [--sndbuf B] [--offload on|off]
  *
  * It prints one JSON line `{"ready":true,...}` on stdout once it serves, one
  * `{"iperf3":...}` line per finished test, and stops (removing the
@@ -29,6 +29,8 @@ const { values } = parseArgs({
     'max-connections': { type: 'string', default: '70000' },
     rcvbuf: { type: 'string' },
     sndbuf: { type: 'string' },
+    // Segmentation and checksum offload through IFF_VNET_HDR (the default, as for `tuntcp serve`).
+    offload: { type: 'string', default: 'on' },
   },
 });
 
@@ -47,6 +49,7 @@ function fail(message: string): never {
 }
 
 if (values.netns === undefined) fail('--netns NAME is required');
+if (values.offload !== 'on' && values.offload !== 'off') fail(`--offload ${String(values.offload)}: expected on or off`);
 const netns = values.netns;
 // "0" (or nothing) means no request/response service.
 const rrPorts = (values['rr-ports'] ?? '')
@@ -73,6 +76,7 @@ try {
     kernelAddress: '10.0.0.1/24',
     mtu: int('mtu', values.mtu),
     txqueuelen: int('txqueuelen', values.txqueuelen),
+    offload: values.offload === 'on',
     tcp,
   });
 } catch (err) {
@@ -93,8 +97,13 @@ const stop = (code: number): void => {
     tcp: {
       segmentsIn: tcpStats.segmentsIn,
       segmentsOut: tcpStats.segmentsOut,
+      superPacketsIn: tcpStats.superPacketsIn,
+      superPacketsOut: tcpStats.superPacketsOut,
       retransmittedSegments: tcpStats.retransmittedSegments,
       delayedAcks: tcpStats.delayedAcks,
+      rtoTimeouts: tcpStats.rtoTimeouts,
+      fastRetransmits: tcpStats.fastRetransmits,
+      sackRecoveries: tcpStats.sackRecoveries,
     },
   };
   process.stdout.write(JSON.stringify({ stats }) + '\n');
@@ -131,4 +140,6 @@ for (const port of rrPorts) {
     .on('error', (err: unknown) => fail(`rr on port ${port}: ${String(err)}`))
     .listen(port);
 }
-process.stdout.write(JSON.stringify({ ready: true, pid: process.pid, address: '10.0.0.2', mtu: stack.device.mtu }) + '\n');
+process.stdout.write(
+  JSON.stringify({ ready: true, pid: process.pid, address: '10.0.0.2', mtu: stack.device.mtu, offload: stack.device.offloadMaxSize > 0 }) + '\n',
+);

@@ -10,6 +10,7 @@ export interface StackCliOptions {
   'kernel-addr': string;
   mtu: number;
   txqueuelen: number;
+  offload: boolean;
   pcap: string | undefined;
   impair: string | undefined;
   'log-level': LogLevel;
@@ -35,6 +36,12 @@ export function withStackOptions<T>(y: Argv<T>): Argv<T & StackCliOptions> {
       default: 1000,
       describe: 'queue length of the TUN device (packets the kernel holds for us before dropping)',
     })
+    .option('offload', {
+      type: 'boolean',
+      default: true,
+      describe:
+        'segmentation and checksum offload through IFF_VNET_HDR (TSO/GRO): the kernel and the stack exchange TCP super-packets of up to 64 KB that stand for MTU-sized segments; --pcap still shows the segments. --no-offload: one packet per segment',
+    })
     .option('pcap', {
       type: 'string',
       // Without this yargs reads a lone "-" (stdout) as a stray positional.
@@ -54,13 +61,14 @@ export function withStackOptions<T>(y: Argv<T>): Argv<T & StackCliOptions> {
 /** The part of `openTunStack`'s options that comes straight from the shared CLI options. */
 export function tunStackOptionsFrom(
   argv: Omit<StackCliOptions, 'dev' | 'log-level'>,
-): Pick<TunStackOptions, 'netns' | 'address' | 'kernelAddress' | 'mtu' | 'txqueuelen' | 'pcap' | 'impair'> {
+): Pick<TunStackOptions, 'netns' | 'address' | 'kernelAddress' | 'mtu' | 'txqueuelen' | 'offload' | 'pcap' | 'impair'> {
   return {
     netns: argv.netns,
     address: argv.addr,
     kernelAddress: argv['kernel-addr'],
     mtu: argv.mtu,
     txqueuelen: argv.txqueuelen,
+    offload: argv.offload,
     pcap: argv.pcap,
     impair: argv.impair,
   };

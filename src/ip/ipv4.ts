@@ -67,13 +67,21 @@ export function checkIpv4(buf: Uint8Array): Ipv4DropReason | null {
  */
 export class Ipv4View {
   private buf: Uint8Array;
+  /**
+   * The offload word the link delivered the packet with (src/link/offload.ts):
+   * segment size of a super-packet, checksum already vouched for. 0 for an
+   * ordinary packet.
+   */
+  offload = 0;
 
-  constructor(buf: Uint8Array = new Uint8Array(0)) {
+  constructor(buf: Uint8Array = new Uint8Array(0), offload = 0) {
     this.buf = buf;
+    this.offload = offload;
   }
 
-  reset(buf: Uint8Array): this {
+  reset(buf: Uint8Array, offload = 0): this {
     this.buf = buf;
+    this.offload = offload;
     return this;
   }
 

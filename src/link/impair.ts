@@ -20,10 +20,16 @@
  * within that time overtake it. It works with or without `delay`. A packet
  * chosen for reordering that nothing follows is merely late; `reordered`
  * counts the packets chosen.
+ *
+ * Offloads: the impaired link offers none to the stack (so what we send is
+ * already segments), and a super-packet the wire hands in is cut into the
+ * segments it stands for before impairment (src/link/segmentation.ts): loss
+ * and reordering act on segments, as on a real wire.
  */
 import type { Link, PacketBatchHandler } from './link.ts';
 import type { Scheduler, Timer } from './scheduler.ts';
 import { Prng } from './prng.ts';
+import { wirePackets } from './segmentation.ts';
 import { isIdentity, type ImpairDirection, type ImpairSpec } from './impair-spec.ts';
 
 export const REORDER_HOLD_MS = 10;
@@ -203,7 +209,7 @@ export class ImpairedLink implements Link {
     this.receiveLater = (p) => {
       if (!this.closed) this.handler?.([p]);
     };
-    inner.onPackets((batch) => this.receive(batch));
+    inner.onPackets((batch, offload) => this.receive(batch, offload));
   }
 
   send(packet: Uint8Array): void {
@@ -240,20 +246,24 @@ export class ImpairedLink implements Link {
     this.inner.close();
   }
 
-  private receive(batch: readonly Uint8Array[]): void {
+  private receive(batch: readonly Uint8Array[], offload: ArrayLike<number> | undefined): void {
     const handler = this.handler;
     if (this.closed || handler === null) return;
     if (this.inDir.identity) {
       this.inDir.stats.offered += batch.length;
       this.inDir.stats.passed += batch.length;
-      handler(batch);
+      handler(batch, offload);
       return;
     }
     const now: Uint8Array[] = [];
     const keep = (p: Uint8Array): void => {
       now.push(p);
     };
-    for (const p of batch) this.inDir.process(p, keep, this.receiveLater);
+    for (let i = 0; i < batch.length; i++) {
+      const word = offload?.[i] ?? 0;
+      if (word === 0) this.inDir.process(batch[i]!, keep, this.receiveLater);
+      else for (const p of wirePackets(batch[i]!, word)) this.inDir.process(p, keep, this.receiveLater);
+    }
     if (now.length > 0) handler(now);
   }
 }

@@ -3,6 +3,7 @@
  * (or a stack and a scripted peer) on it and run in virtual time.
  */
 import type { Link, PacketBatchHandler } from './link.ts';
+import { MAX_SUPER_PACKET, offloadSegmentSize } from './offload.ts';
 import type { Scheduler } from './scheduler.ts';
 
 export interface MemoryLinkOptions {
@@ -11,6 +12,13 @@ export interface MemoryLinkOptions {
   mtu?: number;
   /** One-way delay in ms. Even 0 goes through the scheduler, never re-entrantly. */
   latencyMs?: number;
+  /**
+   * Both ends offer segmentation and checksum offload (offloadMaxSize 65535)
+   * and carry every packet's offload word to the other end unchanged, as a
+   * TUN device does between our stack and the kernel's local delivery: a
+   * super-packet arrives whole. Default false.
+   */
+  offload?: boolean;
 }
 
 export interface MemoryLinkStats {
@@ -24,15 +32,17 @@ export interface MemoryLinkStats {
   droppedNoReceiver: number;
 }
 
-export type SendTap = (packet: Uint8Array, now: number) => void;
+export type SendTap = (packet: Uint8Array, now: number, offload: number) => void;
 
 interface Batch {
   due: number;
   packets: Uint8Array[];
+  offload: number[];
 }
 
 export class MemoryLink implements Link {
   readonly mtu: number;
+  readonly offloadMaxSize: number;
   readonly stats: MemoryLinkStats = { sent: 0, delivered: 0, droppedOversize: 0, droppedNoReceiver: 0 };
 
   /** Set by createMemoryLinkPair. */
@@ -47,25 +57,28 @@ export class MemoryLink implements Link {
     private readonly scheduler: Scheduler,
     mtu: number,
     private readonly latencyMs: number,
+    offload = false,
   ) {
     this.mtu = mtu;
+    this.offloadMaxSize = offload ? MAX_SUPER_PACKET : 0;
   }
 
-  send(packet: Uint8Array): void {
+  send(packet: Uint8Array, offload = 0): void {
     if (this.closed) return;
-    if (packet.length > this.mtu) {
+    const limit = offloadSegmentSize(offload) > 0 ? this.offloadMaxSize : this.mtu;
+    if (packet.length > limit || (offload !== 0 && this.offloadMaxSize === 0)) {
       this.stats.droppedOversize++;
       return;
     }
     this.stats.sent++;
     const now = this.scheduler.now();
-    for (const tap of this.taps) tap(packet, now);
+    for (const tap of this.taps) tap(packet, now, offload);
     // Copy: the sender may reuse its buffer as soon as send returns.
-    this.peer.enqueue(packet.slice(), now + this.latencyMs);
+    this.peer.enqueue(packet.slice(), offload, now + this.latencyMs);
   }
 
-  sendBatch(packets: readonly Uint8Array[]): void {
-    for (const p of packets) this.send(p);
+  sendBatch(packets: readonly Uint8Array[], offload?: ArrayLike<number>): void {
+    for (let i = 0; i < packets.length; i++) this.send(packets[i]!, offload?.[i] ?? 0);
   }
 
   onPackets(handler: PacketBatchHandler): void {
@@ -82,13 +95,14 @@ export class MemoryLink implements Link {
     this.handler = null;
   }
 
-  private enqueue(packet: Uint8Array, due: number): void {
+  private enqueue(packet: Uint8Array, offload: number, due: number): void {
     const last = this.inbound[this.inbound.length - 1];
     if (last !== undefined && last.due === due) {
       last.packets.push(packet);
+      last.offload.push(offload);
       return;
     }
-    this.inbound.push({ due, packets: [packet] });
+    this.inbound.push({ due, packets: [packet], offload: [offload] });
     this.scheduler.at(due, () => this.deliver());
   }
 
@@ -101,7 +115,8 @@ export class MemoryLink implements Link {
       return;
     }
     this.stats.delivered += batch.packets.length;
-    handler(batch.packets);
+    if (this.offloadMaxSize > 0) handler(batch.packets, batch.offload);
+    else handler(batch.packets);
   }
 }
 
@@ -111,8 +126,9 @@ export function createMemoryLinkPair(options: MemoryLinkOptions): [MemoryLink, M
   const latency = options.latencyMs ?? 0;
   if (!(mtu > 0)) throw new RangeError(`mtu must be positive, got ${mtu}`);
   if (!(latency >= 0)) throw new RangeError(`latencyMs must be >= 0, got ${latency}`);
-  const a = new MemoryLink(options.scheduler, mtu, latency);
-  const b = new MemoryLink(options.scheduler, mtu, latency);
+  const offload = options.offload ?? false;
+  const a = new MemoryLink(options.scheduler, mtu, latency, offload);
+  const b = new MemoryLink(options.scheduler, mtu, latency, offload);
   a.peer = b;
   b.peer = a;
   return [a, b];

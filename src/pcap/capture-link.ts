@@ -2,13 +2,18 @@
  * A Link decorator that records every packet crossing it into a pcap file,
  * both directions, then passes it on unchanged. Put it directly over the
  * device to capture what the wire saw, or over an ImpairedLink to capture
- * what the stack saw after impairment.
+ * what the stack saw after impairment. Super-packets and partial checksums
+ * (segmentation and checksum offload, src/link/offload.ts) are recorded as
+ * the segments the wire carries, with their checksums finished, so that
+ * Wireshark shows real TCP.
  */
 import type { Link, PacketBatchHandler } from '../link/link.ts';
+import { wirePackets } from '../link/segmentation.ts';
 import type { PcapWriter } from './pcap-writer.ts';
 
 export class CaptureLink implements Link {
   readonly mtu: number;
+  readonly offloadMaxSize: number;
   private handler: PacketBatchHandler | null = null;
 
   /** `clock` gives wall-clock ms since the epoch (Date.now in production). */
@@ -18,25 +23,26 @@ export class CaptureLink implements Link {
     private readonly clock: () => number,
   ) {
     this.mtu = inner.mtu;
-    inner.onPackets((batch) => {
+    this.offloadMaxSize = inner.offloadMaxSize ?? 0;
+    inner.onPackets((batch, offload) => {
       const handler = this.handler;
       // Record before delivering: the batch's views may be reused afterwards,
       // and the writer copies them.
       const t = this.clock();
-      for (const p of batch) this.writer.write(p, t);
-      handler?.(batch);
+      for (let i = 0; i < batch.length; i++) this.record(batch[i]!, offload?.[i] ?? 0, t);
+      handler?.(batch, offload);
     });
   }
 
-  send(packet: Uint8Array): void {
-    this.writer.write(packet, this.clock());
-    this.inner.send(packet);
+  send(packet: Uint8Array, offload = 0): void {
+    this.record(packet, offload, this.clock());
+    this.inner.send(packet, offload);
   }
 
-  sendBatch(packets: readonly Uint8Array[]): void {
+  sendBatch(packets: readonly Uint8Array[], offload?: ArrayLike<number>): void {
     const t = this.clock();
-    for (const p of packets) this.writer.write(p, t);
-    this.inner.sendBatch(packets);
+    for (let i = 0; i < packets.length; i++) this.record(packets[i]!, offload?.[i] ?? 0, t);
+    this.inner.sendBatch(packets, offload);
   }
 
   onPackets(handler: PacketBatchHandler): void {
@@ -47,5 +53,10 @@ export class CaptureLink implements Link {
   close(): void {
     this.handler = null;
     this.inner.close();
+  }
+
+  private record(packet: Uint8Array, offload: number, t: number): void {
+    if (offload === 0) this.writer.write(packet, t);
+    else for (const p of wirePackets(packet, offload)) this.writer.write(p, t);
   }
 }

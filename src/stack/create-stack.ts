@@ -28,13 +28,14 @@ export function createStack(options: CreateStackOptions): StackParts {
   const { link, scheduler } = options;
   const stack = new Stack(
     { address: options.address },
-    (packet) => link.send(packet),
-    (packets) => link.sendBatch(packets),
+    (packet, offload) => link.send(packet, offload),
+    (packets, offload) => link.sendBatch(packets, offload),
   );
   const tcp = new Tcp({
     localAddress: options.address,
     mtu: link.mtu,
-    send: (packet) => stack.send(packet),
+    offloadMaxSize: link.offloadMaxSize ?? 0,
+    send: (packet, offload) => stack.send(packet, offload),
     config: options.tcp ?? {},
   });
   stack.addTransport(tcp);

@@ -5,7 +5,7 @@ import type { StackHost } from './host.ts';
 
 /** The part of the sans-I/O core a driver needs. */
 export interface DrivenCore {
-  input(packet: Uint8Array, now: number): void;
+  input(packet: Uint8Array, now: number, offload?: number): void;
   poll(now: number): void;
   nextDeadline(): number;
   /** Optional batching (Stack): see Stack.beginBatch / beginWrites. */
@@ -35,14 +35,15 @@ export class Driver implements StackHost {
     private readonly link: Link,
     private readonly scheduler: Scheduler,
   ) {
-    link.onPackets((packets) => {
+    link.onPackets((packets, offload) => {
       if (this.closed) return;
       const now = scheduler.now();
       // One batch: pure ACKs coalesce to one per connection and everything
       // sent leaves in one sendBatch at the end (Stack.beginBatch).
       core.beginBatch?.();
       try {
-        for (const packet of packets) core.input(packet, now);
+        if (offload === undefined) for (const packet of packets) core.input(packet, now);
+        else for (let i = 0; i < packets.length; i++) core.input(packets[i]!, now, offload[i]!);
       } finally {
         core.endBatch?.(now);
       }

@@ -25,17 +25,19 @@ export interface StackConfig {
 }
 
 /**
- * Where packets leave the core. Called synchronously; `packet` is only valid
+ * Where packets leave the core, with their offload word (src/link/offload.ts;
+ * 0 for an ordinary packet). Called synchronously; `packet` is only valid
  * during the call (the caller may reuse it), so a target that queues it must
  * copy it. It must not call back into `Stack.input` synchronously.
  */
-export type Transmit = (packet: Uint8Array) => void;
+export type Transmit = (packet: Uint8Array, offload: number) => void;
 
 /**
- * Where a batch of packets leaves the core (one `Link.sendBatch`): same
- * ownership rule as `Transmit`, for the array and every packet in it.
+ * Where a batch of packets leaves the core (one `Link.sendBatch`), offload
+ * words parallel to the packets: same ownership rule as `Transmit`, for the
+ * arrays and every packet.
  */
-export type TransmitBatch = (packets: readonly Uint8Array[]) => void;
+export type TransmitBatch = (packets: readonly Uint8Array[], offload: readonly number[]) => void;
 
 export class Stack {
   readonly address: Ipv4Address;
@@ -54,6 +56,8 @@ export class Stack {
    * of its own, allocated for that packet (nothing reuses it).
    */
   private pending: Uint8Array[] | null = null;
+  /** Offload words of `pending`, in step with it. */
+  private pendingOffload: number[] = [];
   private writeDepth = 0;
 
   constructor(config: StackConfig, transmit: Transmit, transmitBatch?: TransmitBatch) {
@@ -61,8 +65,8 @@ export class Stack {
     this.transmitFn = transmit;
     this.transmitBatchFn =
       transmitBatch ??
-      ((packets) => {
-        for (const p of packets) transmit(p);
+      ((packets, offload) => {
+        for (let i = 0; i < packets.length; i++) transmit(packets[i]!, offload[i]!);
       });
   }
 
@@ -73,28 +77,33 @@ export class Stack {
    * with it; beginBatch() implies it.
    */
   beginWrites(): void {
-    if (this.writeDepth++ === 0) this.pending = [];
+    if (this.writeDepth++ === 0) {
+      this.pending = [];
+      this.pendingOffload = [];
+    }
   }
 
   endWrites(): void {
     if (this.writeDepth === 0 || --this.writeDepth > 0) return;
     const out = this.pending;
     this.pending = null;
-    this.transmitCollected(out);
+    this.transmitCollected(out, this.pendingOffload);
   }
 
   /** Sends what was collected so far (the driver closes the link mid-batch); collecting goes on. */
   flushWrites(): void {
     if (this.pending === null) return;
     const out = this.pending;
+    const offload = this.pendingOffload;
     this.pending = [];
-    this.transmitCollected(out);
+    this.pendingOffload = [];
+    this.transmitCollected(out, offload);
   }
 
-  private transmitCollected(out: Uint8Array[] | null): void {
+  private transmitCollected(out: Uint8Array[] | null, offload: number[]): void {
     if (out === null || out.length === 0) return;
-    if (out.length === 1) this.transmitFn(out[0]!);
-    else this.transmitBatchFn(out);
+    if (out.length === 1) this.transmitFn(out[0]!, offload[0]!);
+    else this.transmitBatchFn(out, offload);
   }
 
   /**
@@ -135,19 +144,26 @@ export class Stack {
    * so `ipPacketsOut` counts everything that left. Unlike `Transmit`, the
    * buffer is handed over: between beginWrites() and endWrites() the Stack
    * keeps it until the end of the batch, so a caller must not reuse it
-   * (every sender in the core allocates a fresh packet).
+   * (every sender in the core allocates a fresh packet). `offload`: the
+   * packet's offload word (a TCP super-packet, a partial checksum), which
+   * only a transport that saw `offloadMaxSize` > 0 sets.
    */
-  send(packet: Uint8Array): void {
+  send(packet: Uint8Array, offload = 0): void {
     this.stats.ipPacketsOut++;
-    if (this.pending !== null) this.pending.push(packet);
-    else this.transmitFn(packet);
+    if (this.pending !== null) {
+      this.pending.push(packet);
+      this.pendingOffload.push(offload);
+    } else {
+      this.transmitFn(packet, offload);
+    }
   }
 
   /**
    * One raw IP packet arrived. Never throws on malformed input: every refusal
-   * is a counter in `stats`. `packet` is only read during the call.
+   * is a counter in `stats`. `packet` is only read during the call;
+   * `offload` is the word the link delivered it with (src/link/offload.ts).
    */
-  input(packet: Uint8Array, now: number): void {
+  input(packet: Uint8Array, now: number, offload = 0): void {
     const stats = this.stats;
     stats.ipPacketsIn++;
     if (packet.length > 0 && packet[0]! >>> 4 === 6) {
@@ -161,7 +177,7 @@ export class Stack {
     }
     // A synchronous loop back into input() (a driver bug, but cheap to
     // survive) must not clobber the view an outer transport is still reading.
-    const view = this.inputDepth === 0 ? this.view.reset(packet) : new Ipv4View(packet);
+    const view = this.inputDepth === 0 ? this.view.reset(packet, offload) : new Ipv4View(packet, offload);
     if (view.dst !== this.address) {
       stats.ipDropped['not-for-us']++;
       return;

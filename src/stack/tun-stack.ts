@@ -22,6 +22,14 @@ export interface TunStackOptions {
   kernelAddress: string;
   mtu: number;
   txqueuelen: number;
+  /**
+   * Segmentation and checksum offload through IFF_VNET_HDR (TunDevice):
+   * TCP super-packets both ways. Default true. With `impair`, which must
+   * act on single segments, what we send stays single segments
+   * (ImpairedLink offers no offload) and what the kernel hands us is cut
+   * into its segments first.
+   */
+  offload?: boolean | undefined;
   /** pcap file path, "-" for stdout, or undefined for no capture. */
   pcap?: string | undefined;
   /** Impairment spec (see src/link/impair-spec.ts). */
@@ -103,7 +111,7 @@ export async function openTunStack(options: TunStackOptions): Promise<TunStack> 
   let device: TunDevice | undefined;
   let pcap: PcapWriter | undefined;
   try {
-    device = TunDevice.open({ name: options.dev, netns: options.netns });
+    device = TunDevice.open({ name: options.dev, netns: options.netns, offload: options.offload !== false });
     // The capture sits next to the device, so it shows what crossed the wire;
     // the impairment layer sits between the wire and the stack.
     let link: Link = device;

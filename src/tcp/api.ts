@@ -87,6 +87,8 @@ export interface TcpInfo {
   rcvWnd: number;
   /** Maximum segment size we send with. */
   mss: number;
+  /** The peer's full-sized segment as we measured it (Linux rcv_mss): delayed ACKs and window rounding use it. */
+  rcvMss: number;
   /** Retransmission timeout (ms), smoothed RTT and its variance (ms; 0 before a sample). */
   rto: number;
   srtt: number;

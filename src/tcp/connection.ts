@@ -48,7 +48,14 @@ export const DATA_SEGMENT_OPTIONS_LENGTH = 0;
 export interface ConnectionHost {
   readonly config: TcpConfig;
   readonly stats: TcpStats;
-  transmit(packet: Uint8Array): void;
+  /**
+   * Segmentation offload (src/link/offload.ts): the largest TCP super-packet
+   * the link takes, 0 if none. With it, output() sends runs of full segments
+   * as one packet, and data segments with a partial checksum.
+   */
+  readonly offloadMaxSize: number;
+  /** `offload`: the packet's offload word (0: an ordinary packet). */
+  transmit(packet: Uint8Array, offload?: number): void;
   /** The TCB is deleted: drop it from the table, the timer set and any listener queue. */
   release(conn: Connection): void;
   /** The connection armed a timer; nextDeadline() must see it. */
@@ -465,6 +472,7 @@ export class Connection implements TcpConnection {
       rcvNxt: this.rcvNxt,
       rcvWnd: this.rcvWnd(),
       mss: this.mss,
+      rcvMss: this.rcvMss,
       rto: this.rtt.rto,
       srtt: this.rtt.srtt,
       rttvar: this.rtt.rttvar,

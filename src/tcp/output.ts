@@ -20,9 +20,13 @@ import { seqAdd, seqDiff, seqGt, seqLt } from './seq.ts';
 import { synOptions } from './syn-options.ts';
 import { armPersistTimer, armRetransmitTimerIfIdle, stopPersistTimer } from './timers.ts';
 import { windowField } from './window-scale.ts';
+import { OFFLOAD_CSUM_PARTIAL } from '../link/offload.ts';
 
 /** The largest value of the 16-bit window field. */
 export const MAX_WINDOW = 65535;
+
+/** Our IPv4 header (no options) and the largest TCP header: what a super-packet's payload must leave room for. */
+const MAX_HEADERS = 20 + 60;
 
 /**
  * Sends every segment the windows, Nagle, cork and SWS avoidance allow, then
@@ -60,13 +64,26 @@ function sendNextSegment(c: Connection, now: number, force: boolean): boolean {
   // Into a zero window the forced segment is a one-byte probe.
   if (force && inFlight === 0 && usable < 1) usable = 1;
   const mss = c.fullSegmentSize();
-  const len = Math.max(0, Math.min(unsent, mss, usable, sackGap));
+  let len = Math.max(0, Math.min(unsent, mss, usable, sackGap));
   // The FIN goes with the segment carrying the last byte. It needs no window:
   // it occupies no buffer at the receiver, and both Linux and our own
   // receiver accept a bare FIN at the edge of a closed window.
   const fin = c.finQueued && len === unsent;
   if (len === 0 && !fin) return false;
   const retransmission = seqLt(c.sndNxt, c.sndRtxEnd);
+  if (len === mss && !retransmission && c.host.offloadMaxSize > 0) {
+    // Segmentation offload: every full segment the windows allow now leaves
+    // as one super-packet that the kernel cuts into `mss`-sized segments
+    // (TSO). The wire sees exactly what the loop below would have sent one
+    // by one; retransmissions stay single segments.
+    const room = Math.min(unsent, usable, sackGap, c.host.offloadMaxSize - MAX_HEADERS);
+    const run = room - (room % mss);
+    if (run > mss) {
+      const runFin = c.finQueued && run === unsent;
+      sendData(c, run, runFin, now, false, mss);
+      return true;
+    }
+  }
   if (len > 0 && len < mss && !fin && !force && !retransmission) {
     // TCP_CORK (Linux): partial segments wait until uncorked or full.
     if (c.cork) return false;
@@ -81,11 +98,12 @@ function sendNextSegment(c: Connection, now: number, force: boolean): boolean {
       return false;
     }
   }
-  sendData(c, len, fin, now, retransmission);
+  sendData(c, len, fin, now, retransmission, 0);
   return true;
 }
 
-function sendData(c: Connection, len: number, fin: boolean, now: number, retransmission: boolean): void {
+/** `segmentSize` > 0: `len` bytes leave as one super-packet of segments that size. */
+function sendData(c: Connection, len: number, fin: boolean, now: number, retransmission: boolean, segmentSize: number): void {
   const seq = c.sndNxt;
   const offset = seqDiff(seq, c.sndUna);
   const lastQueued = offset + len === c.sndBuf.length;
@@ -114,7 +132,7 @@ function sendData(c: Connection, len: number, fin: boolean, now: number, retrans
   }
   armRetransmitTimerIfIdle(c, now);
   stopPersistTimer(c);
-  emit(c, flags, seq, offset, len, segmentOptions(c, now, len));
+  emit(c, flags, seq, offset, len, segmentOptions(c, now, len), advertisedWindow(c), segmentSize);
 }
 
 /**
@@ -195,8 +213,12 @@ export function emit(
   len: number,
   options?: TcpOptions,
   window: number = advertisedWindow(c),
+  segmentSize = 0,
 ): void {
   const ring = c.sndBuf;
+  // With checksum offload the kernel finishes the checksum of every segment
+  // with text (and must, for a super-packet): we skip summing the payload.
+  const partial = len > 0 && c.host.offloadMaxSize > 0;
   const packet = buildTcpPacket(
     { src: c.localAddress, dst: c.remoteAddress },
     {
@@ -214,6 +236,7 @@ export function emit(
           ring.peek(payloadOffset, dst);
         }
       : undefined,
+    partial,
   );
   if ((flags & ACK) !== 0) {
     // Any segment carrying ACK is the ACK we owed (piggybacking).
@@ -222,8 +245,14 @@ export function emit(
     c.rcvUnacked = 0;
     c.timers.delayedAck = Infinity;
   }
-  c.host.stats.segmentsOut++;
-  c.host.transmit(packet);
+  // A super-packet counts as the segments the wire carries (Linux: gso_segs).
+  if (segmentSize > 0) {
+    c.host.stats.superPacketsOut++;
+    c.host.stats.segmentsOut += Math.ceil(len / segmentSize);
+  } else {
+    c.host.stats.segmentsOut++;
+  }
+  c.host.transmit(packet, partial ? OFFLOAD_CSUM_PARTIAL | segmentSize : 0);
 }
 
 // ---- the receive window -----------------------------------------------------

@@ -48,6 +48,8 @@ interface Incoming {
   readonly hasAck: boolean;
   readonly psh: boolean;
   payload: Uint8Array;
+  /** A super-packet's segment size (GRO, src/link/offload.ts), else 0. */
+  readonly segmentSize: number;
 }
 
 function incoming(seg: TcpView): Incoming {
@@ -61,6 +63,7 @@ function incoming(seg: TcpView): Incoming {
     rst: seg.rst,
     hasAck: seg.hasAck,
     psh: seg.psh,
+    segmentSize: seg.segmentSize,
     payload: seg.payload,
   };
 }
@@ -432,6 +435,15 @@ function newDataAcked(c: Connection, ack: number, now: number): void {
   const dataAcked = c.sndBuf.discard(acked);
   c.sndUna = ack;
   if (seqLt(c.sndNxt, ack)) c.sndNxt = ack;
+  // Markers left behind SND.UNA would, 2^31 bytes later, compare as ahead
+  // of it (sequence order holds only within half the number space, RFC
+  // 9293 §3.4): a stale end of retransmission turned every new segment of a
+  // long transfer into a "retransmission". Behind SND.UNA they mean
+  // nothing, so they follow it.
+  if (seqLt(c.sndRtxEnd, ack)) c.sndRtxEnd = ack;
+  const r = c.recovery;
+  if (seqLt(r.recoveryPoint, ack)) r.recoveryPoint = ack;
+  if (seqLt(r.highRxt, ack)) r.highRxt = ack;
   c.sndMax = seqMax(c.sndMax, ack); // a zero-window probe byte was taken
   c.probeOutstanding = false;
   // RFC 7323 §4.1 RTTM: with timestamps every such ACK is a sample.
@@ -463,7 +475,7 @@ function textAndFin(c: Connection, inc: Incoming, now: number): void {
   }
   // In CLOSE-WAIT, CLOSING, LAST-ACK and TIME-WAIT the peer has sent its FIN:
   // text "should not occur" and is ignored.
-  if (inc.payload.length > 0 && c.canReceiveData()) storedAll = receiveText(c, inc.seq, inc.payload, inc.psh, now);
+  if (inc.payload.length > 0 && c.canReceiveData()) storedAll = receiveText(c, inc.seq, inc.payload, inc.psh, inc.segmentSize, now);
   if (inc.fin && !c.finReceived) {
     const finSeq = seqAdd(inc.seq, inc.payload.length);
     if (finSeq === c.rcvNxt) {
@@ -486,10 +498,13 @@ function textAndFin(c: Connection, inc: Incoming, now: number): void {
  * offset and recorded in the assembler until the gap before it fills.
  * Returns false if the text could not all be kept.
  */
-function receiveText(c: Connection, seq: number, payload: Uint8Array, psh: boolean, now: number): boolean {
+function receiveText(c: Connection, seq: number, payload: Uint8Array, psh: boolean, segmentSize: number, now: number): boolean {
   const offset = seqDiff(seq, c.rcvNxt);
   const hadOutOfOrder = !c.assembler.isEmpty();
-  if (payload.length > c.rcvMss) c.rcvMss = Math.min(payload.length, c.advMss);
+  // A super-packet stands for segments of `segmentSize` (Linux measures
+  // rcv_mss from gso_size the same way): its length is no segment size.
+  const segment = segmentSize > 0 ? segmentSize : payload.length;
+  if (segment > c.rcvMss) c.rcvMss = Math.min(segment, c.advMss);
   let advanced: number;
   let stored: number;
   if (offset === 0 && !hadOutOfOrder) {

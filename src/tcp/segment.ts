@@ -7,7 +7,7 @@
  * options + payload into one buffer with one checksum pass.
  */
 import type { Ipv4Address } from '../ip/address.ts';
-import { pseudoHeaderSum, internetChecksum } from '../ip/checksum.ts';
+import { foldSum, pseudoHeaderSum, internetChecksum } from '../ip/checksum.ts';
 import { IPV4_HEADER_LENGTH, IP_PROTOCOL_TCP, writeIpv4Header } from '../ip/ipv4-header.ts';
 import { ACK, FIN, PSH, RST, SYN, URG } from './flags.ts';
 import type { TcpOptions } from './options.ts';
@@ -28,14 +28,21 @@ export type TcpDropReason = 'short' | 'data-offset' | 'options' | 'port' | 'chec
  * Port 0 is refused: it is reserved, no real stack sends from or to it, and
  * a reply to it could not be addressed.
  */
-export function checkTcp(bytes: Uint8Array, src: Ipv4Address, dst: Ipv4Address): TcpDropReason | null {
+export function checkTcp(
+  bytes: Uint8Array,
+  src: Ipv4Address,
+  dst: Ipv4Address,
+  checksumTrusted = false,
+): TcpDropReason | null {
   if (bytes.length < TCP_HEADER_LENGTH) return 'short';
   const headerLength = (bytes[12]! >>> 4) * 4;
   if (headerLength < TCP_HEADER_LENGTH || headerLength > bytes.length) return 'data-offset';
   if (!checkOptions(bytes, TCP_HEADER_LENGTH, headerLength)) return 'options';
   if (((bytes[0]! << 8) | bytes[1]!) === 0 || ((bytes[2]! << 8) | bytes[3]!) === 0) return 'port';
-  // A segment whose checksum field is right sums (with its pseudo-header) to zero.
-  if (internetChecksum(bytes, pseudoHeaderSum(src, dst, IP_PROTOCOL_TCP, bytes.length)) !== 0) return 'checksum';
+  // A segment whose checksum field is right sums (with its pseudo-header) to
+  // zero. `checksumTrusted`: the kernel verified it, or it is a partial
+  // checksum of a locally generated packet (src/link/offload.ts).
+  if (!checksumTrusted && internetChecksum(bytes, pseudoHeaderSum(src, dst, IP_PROTOCOL_TCP, bytes.length)) !== 0) return 'checksum';
   return null;
 }
 
@@ -45,13 +52,21 @@ export function checkTcp(bytes: Uint8Array, src: Ipv4Address, dst: Ipv4Address):
  */
 export class TcpView {
   private buf: Uint8Array;
+  /**
+   * For a super-packet (GRO/TSO, src/link/offload.ts): the size of the
+   * segments it stands for, which is what "full-sized segment" means for it.
+   * 0 for an ordinary segment.
+   */
+  segmentSize = 0;
 
-  constructor(buf: Uint8Array = new Uint8Array(0)) {
+  constructor(buf: Uint8Array = new Uint8Array(0), segmentSize = 0) {
     this.buf = buf;
+    this.segmentSize = segmentSize;
   }
 
-  reset(buf: Uint8Array): this {
+  reset(buf: Uint8Array, segmentSize = 0): this {
     this.buf = buf;
+    this.segmentSize = segmentSize;
     return this;
   }
 
@@ -175,6 +190,7 @@ export function buildTcpPacket(
   repr: TcpRepr,
   payloadLength: number = repr.payload?.length ?? 0,
   fill?: (payload: Uint8Array) => void,
+  partialChecksum = false,
 ): Uint8Array {
   const optLen = optionsLength(repr.options);
   const headerLength = TCP_HEADER_LENGTH + optLen;
@@ -202,9 +218,10 @@ export function buildTcpPacket(
   const payloadArea = buf.subarray(t + headerLength);
   if (fill !== undefined) fill(payloadArea);
   else if (repr.payload !== undefined) payloadArea.set(repr.payload.subarray(0, payloadLength));
-  const segment = buf.subarray(t);
-  const sum = internetChecksum(segment, pseudoHeaderSum(ip.src, ip.dst, IP_PROTOCOL_TCP, tcpLength));
-  writeU16(buf, t + 16, sum);
+  const pseudo = pseudoHeaderSum(ip.src, ip.dst, IP_PROTOCOL_TCP, tcpLength);
+  // A partial checksum (CHECKSUM_PARTIAL, src/link/offload.ts) is the folded
+  // pseudo-header sum, uncomplemented: the kernel sums the segment over it.
+  writeU16(buf, t + 16, partialChecksum ? foldSum(pseudo) : internetChecksum(buf.subarray(t), pseudo));
   return buf;
 }
 

@@ -4,9 +4,14 @@
  * compare side by side.
  */
 export class TcpStats {
-  /** Segments handed to TCP by the IP layer, valid or not. */
+  /** Segments handed to TCP by the IP layer, valid or not; a super-packet counts as the segments it stands for. */
   segmentsIn = 0;
+  /** Segments sent; a super-packet counts as the segments the kernel cuts it into (Linux: gso_segs). */
   segmentsOut = 0;
+  /** Super-packets sent whole for the kernel to segment (TSO through IFF_VNET_HDR, src/link/offload.ts). */
+  superPacketsOut = 0;
+  /** Super-packets the kernel handed us unsegmented. */
+  superPacketsIn = 0;
   /** Segments sent again: RTO retransmissions, SYN and SYN-ACK retransmissions, loss recovery. */
   retransmittedSegments = 0;
   /** Payload bytes in those retransmissions. */

@@ -14,6 +14,7 @@ import { formatIpv4 } from '../ip/address.ts';
 import { IP_PROTOCOL_TCP } from '../ip/ipv4-header.ts';
 import type { Ipv4View } from '../ip/ipv4.ts';
 import { StackError } from '../errors.ts';
+import { checksumTrusted, MAX_SUPER_PACKET, offloadSegmentSize } from '../link/offload.ts';
 import type { TransportLayer } from '../stack/transport.ts';
 import type { ConnectOptions, ListenOptions, TcpApi, TcpConnection, TcpListener } from './api.ts';
 import type { TcpConfig } from './config.ts';
@@ -44,7 +45,10 @@ export interface TcpInit {
   localAddress: Ipv4Address;
   /** Link MTU; we advertise MSS = mtu - 40 (no IP or TCP options). */
   mtu: number;
-  send: (packet: Uint8Array) => void;
+  /** Where packets leave, with their offload word (src/link/offload.ts; 0 for most). */
+  send: (packet: Uint8Array, offload: number) => void;
+  /** The link's offloadMaxSize (src/link/link.ts): TSO super-packets and partial checksums when > 0. */
+  offloadMaxSize?: number;
   config?: Partial<TcpConfig>;
   /**
    * Uniform in [0, 1); used for ephemeral ports (RFC 6056) and the jitter of
@@ -85,7 +89,7 @@ export class Tcp implements TransportLayer, TcpApi {
   trace: TcpTracer | null = null;
   readonly localAddress: Ipv4Address;
   readonly mtu: number;
-  private readonly transmit: (packet: Uint8Array) => void;
+  private readonly transmit: (packet: Uint8Array, offload: number) => void;
   private readonly random: () => number;
   private readonly isn: IsnGenerator;
   private readonly table = new ConnectionTable();
@@ -118,10 +122,15 @@ export class Tcp implements TransportLayer, TcpApi {
     this.isn = init.isn ?? createIsnGenerator(init.isnSecret);
     this.tsOffset = init.tsOffset ?? createTsOffsetGenerator();
     const self = this;
+    const offloadMaxSize = init.offloadMaxSize ?? 0;
+    if (!Number.isInteger(offloadMaxSize) || offloadMaxSize < 0 || offloadMaxSize > MAX_SUPER_PACKET) {
+      throw new RangeError(`offloadMaxSize must be an integer in [0, ${MAX_SUPER_PACKET}], got ${offloadMaxSize}`);
+    }
     this.host = {
       config: this.config,
       stats: this.stats,
-      transmit: (packet) => self.transmit(packet),
+      offloadMaxSize: offloadMaxSize > init.mtu ? offloadMaxSize : 0,
+      transmit: (packet, offload = 0) => self.transmit(packet, offload),
       release: (conn) => self.releaseConnection(conn),
       timerArmed: (conn) => {
         self.timed.add(conn);
@@ -167,13 +176,19 @@ export class Tcp implements TransportLayer, TcpApi {
     const bytes = packet.payload;
     const src = packet.src;
     const dst = packet.dst;
-    const reason = checkTcp(bytes, src, dst);
+    const offload = packet.offload;
+    const reason = checkTcp(bytes, src, dst, checksumTrusted(offload));
     if (reason !== null) {
       if (reason === 'checksum') this.stats.badChecksum++;
       else this.stats.malformed++;
       return;
     }
-    const seg = this.inputDepth === 0 ? this.segView.reset(bytes) : new TcpView(bytes);
+    const segmentSize = offloadSegmentSize(offload);
+    const seg = this.inputDepth === 0 ? this.segView.reset(bytes, segmentSize) : new TcpView(bytes, segmentSize);
+    if (segmentSize > 0) {
+      this.stats.superPacketsIn++;
+      this.stats.segmentsIn += Math.max(0, Math.ceil(seg.payloadLength / segmentSize) - 1);
+    }
     this.inputDepth++;
     try {
       this.segmentInput(seg, src, dst, now);
@@ -451,7 +466,7 @@ export class Tcp implements TransportLayer, TcpApi {
 
   private sendPacket(packet: Uint8Array): void {
     this.stats.segmentsOut++;
-    this.transmit(packet);
+    this.transmit(packet, 0);
   }
 
   private releaseConnection(conn: Connection): void {

@@ -32,11 +32,20 @@ export interface NativeOpenOptions {
   name: string;
   /** A name under /var/run/netns or an absolute path to a namespace file. */
   netns?: string;
-  /** IFF_VNET_HDR: every packet is preceded by a 10-byte virtio-net header. */
+  /**
+   * IFF_VNET_HDR: every packet crosses the fd behind a 10-byte virtio-net
+   * header; the addon turns it into the offload word (src/link/offload.ts)
+   * and back, so JavaScript never sees the header.
+   */
   vnetHdr?: boolean;
   /** TUNSETOFFLOAD flags (TUN_F_*), only with vnetHdr. */
   offload?: number;
 }
+
+/** <linux/if_tun.h>: the kernel may hand us partial checksums and take ours. */
+export const TUN_F_CSUM = 0x01;
+/** <linux/if_tun.h>: TCP/IPv4 segmentation offload, both ways (needs TUN_F_CSUM). */
+export const TUN_F_TSO4 = 0x02;
 
 export interface NativeTunStats {
   packetsRead: number;
@@ -57,8 +66,8 @@ export interface NativeTunStats {
 
 /**
  * `onRead(count, errno)` is called once per batch: packet i is
- * `meta[2i]` (offset) and `meta[2i + 1]` (length) bytes into `arena`, valid
- * until the callback returns. A non-zero errno means reading failed and has
+ * `meta[3i]` (offset) and `meta[3i + 1]` (length) bytes into `arena`, valid
+ * until the callback returns; `meta[3i + 2]` is its offload word. A non-zero errno means reading failed and has
  * stopped; `count` packets read before the failure are still delivered.
  */
 export type NativeReadCallback = (count: number, errno: number) => void;
@@ -71,8 +80,9 @@ export interface NativeTunHandle {
   readonly arena: ArrayBuffer;
   readonly meta: Uint32Array;
   start(onRead: NativeReadCallback): void;
-  write(packet: Uint8Array): void;
-  writeBatch(packets: readonly Uint8Array[]): void;
+  /** `offload`: the packet's offload word; non-zero only on a vnetHdr device (else the packet is refused and counted). */
+  write(packet: Uint8Array, offload?: number): void;
+  writeBatch(packets: readonly Uint8Array[], offload?: ArrayLike<number>): void;
   close(): void;
   ref(): void;
   unref(): void;
@@ -86,6 +96,8 @@ export interface NativeTunModule {
   readonly maxBatch: number;
   readonly arenaBytes: number;
   readonly maxQueuedPackets: number;
+  /** Entries per packet in `meta` (3). */
+  readonly metaStride: number;
 }
 
 let cached: NativeTunModule | undefined;

@@ -1,10 +1,15 @@
 /**
  * The real wire: a Linux TUN device as a Link. Packets are raw IPv4 (no
- * packet-information header, no virtio-net header).
+ * packet-information header). With `offload`, the device is opened with
+ * IFF_VNET_HDR and TUN_F_CSUM | TUN_F_TSO4: the kernel hands us its TCP's
+ * super-packets unsegmented with partial checksums and takes ours the same
+ * way (src/link/offload.ts); the addon converts the virtio-net header to and
+ * from the offload word.
  */
 import { constants as osConstants } from 'node:os';
 import type { Link, PacketBatchHandler } from '../link/link.ts';
-import { loadNativeTun, toTunError, TunError } from './native.ts';
+import { MAX_SUPER_PACKET } from '../link/offload.ts';
+import { loadNativeTun, toTunError, TUN_F_CSUM, TUN_F_TSO4, TunError } from './native.ts';
 import type { NativeTunHandle, NativeTunStats } from './native.ts';
 
 export interface TunDeviceOptions {
@@ -16,6 +21,8 @@ export interface TunDeviceOptions {
    * process's own namespace.
    */
   netns?: string;
+  /** Segmentation and checksum offload through IFF_VNET_HDR (see above). Default false. */
+  offload?: boolean;
 }
 
 export interface TunStats extends NativeTunStats {
@@ -31,18 +38,26 @@ export class TunDevice implements Link {
   readonly name: string;
   readonly mtu: number;
   readonly netns: string | undefined;
+  /** Link.offloadMaxSize: 65535 with offload, else 0. */
+  readonly offloadMaxSize: number;
 
   readonly #handle: NativeTunHandle;
+  readonly #stride: number;
+  /** Offload words of the batch being delivered, reused (valid during the handler, as the packets). */
+  readonly #words: Uint32Array;
   #handler: PacketBatchHandler | undefined;
   #errorHandler: TunErrorHandler | undefined;
   #closed = false;
   #unhandled = 0;
 
-  private constructor(handle: NativeTunHandle, netns: string | undefined) {
+  private constructor(handle: NativeTunHandle, netns: string | undefined, stride: number, maxBatch: number) {
     this.#handle = handle;
     this.name = handle.name;
     this.mtu = handle.mtu;
     this.netns = netns;
+    this.offloadMaxSize = handle.vnetHdr ? MAX_SUPER_PACKET : 0;
+    this.#stride = stride;
+    this.#words = new Uint32Array(maxBatch);
   }
 
   /**
@@ -63,11 +78,15 @@ export class TunDevice implements Link {
     const native = loadNativeTun();
     let handle: NativeTunHandle;
     try {
-      handle = native.open(opts.netns === undefined ? { name: opts.name } : { name: opts.name, netns: opts.netns });
+      handle = native.open({
+        name: opts.name,
+        ...(opts.netns === undefined ? {} : { netns: opts.netns }),
+        ...(opts.offload === true ? { vnetHdr: true, offload: TUN_F_CSUM | TUN_F_TSO4 } : {}),
+      });
     } catch (err) {
       throw toTunError(err);
     }
-    const device = new TunDevice(handle, opts.netns);
+    const device = new TunDevice(handle, opts.netns, native.metaStride, native.maxBatch);
     try {
       handle.start(device.#onRead);
     } catch (err) {
@@ -82,13 +101,13 @@ export class TunDevice implements Link {
   }
 
   /** Packets sent after close() are discarded and counted in `writeDropped`. */
-  send(packet: Uint8Array): void {
-    this.#handle.write(packet);
+  send(packet: Uint8Array, offload = 0): void {
+    this.#handle.write(packet, offload);
   }
 
-  sendBatch(packets: readonly Uint8Array[]): void {
+  sendBatch(packets: readonly Uint8Array[], offload?: ArrayLike<number>): void {
     if (packets.length === 0) return;
-    this.#handle.writeBatch(packets);
+    this.#handle.writeBatch(packets, offload);
   }
 
   onPackets(handler: PacketBatchHandler): void {
@@ -146,11 +165,14 @@ export class TunDevice implements Link {
       } else {
         const arena = this.#handle.arena;
         const meta = this.#handle.meta;
+        const stride = this.#stride;
+        const words = this.#words;
         const packets = new Array<Uint8Array>(count);
         for (let i = 0; i < count; i++) {
-          packets[i] = new Uint8Array(arena, meta[2 * i]!, meta[2 * i + 1]!);
+          packets[i] = new Uint8Array(arena, meta[stride * i]!, meta[stride * i + 1]!);
+          words[i] = meta[stride * i + 2]!;
         }
-        handler(packets);
+        handler(packets, words);
       }
     }
     if (errno !== 0 && !this.#closed) this.#readFailed(errno);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <cctype>
@@ -44,6 +45,70 @@ constexpr size_t kMaxQueuedPackets = 4096;
 constexpr size_t kMaxQueuedBytes = 16 * 1024 * 1024;
 constexpr int kMaxEintrRetries = 8;
 constexpr const char* kNetnsRunDir = "/var/run/netns/";
+
+// Per-packet offload word shared with JavaScript (src/link/offload.ts): the
+// low 16 bits are the segment size of a TSO/GRO super-packet (0: an ordinary
+// packet), then two checksum states.
+constexpr uint32_t kOffloadSegmentMask = 0xffff;
+// The transport checksum field holds only the pseudo-header sum; whoever
+// receives the packet completes it or, delivering locally, trusts it
+// (VIRTIO_NET_HDR_F_NEEDS_CSUM, CHECKSUM_PARTIAL in the kernel).
+constexpr uint32_t kOffloadCsumPartial = 1u << 16;
+// The kernel has verified the checksum (VIRTIO_NET_HDR_F_DATA_VALID).
+constexpr uint32_t kOffloadCsumValid = 1u << 17;
+// Entries per packet in `meta`: offset, length, offload word.
+constexpr uint32_t kMetaStride = 3;
+// struct virtio_net_hdr (the virtio spec, 5.1.6): flags, gso_type,
+// hdr_len, gso_size, csum_start, csum_offset. Spelled out here because
+// <linux/virtio_net.h> does not compile as C++ (a field is named `class`).
+constexpr size_t kVnetHdrLen = 10;
+constexpr uint8_t VIRTIO_NET_HDR_F_NEEDS_CSUM = 1;
+constexpr uint8_t VIRTIO_NET_HDR_F_DATA_VALID = 2;
+constexpr uint8_t VIRTIO_NET_HDR_GSO_TCPV4 = 1;
+constexpr uint8_t VIRTIO_NET_HDR_GSO_ECN = 0x80;
+
+// The virtio-net header fields are little-endian on the little-endian hosts
+// this runs on (TUN's default; TUNSETVNETBE is never set).
+uint16_t Le16(const uint8_t* p) { return static_cast<uint16_t>(p[0] | (p[1] << 8)); }
+void PutLe16(uint8_t* p, uint16_t v) {
+  p[0] = static_cast<uint8_t>(v & 0xff);
+  p[1] = static_cast<uint8_t>(v >> 8);
+}
+
+// The offload word of a packet the kernel handed us, from its vnet header.
+uint32_t OffloadFromVnetHdr(const uint8_t* h) {
+  uint32_t word = 0;
+  const uint8_t flags = h[0];
+  const uint8_t gsoType = h[1] & ~VIRTIO_NET_HDR_GSO_ECN;
+  if (gsoType == VIRTIO_NET_HDR_GSO_TCPV4) word |= Le16(h + 4) & kOffloadSegmentMask;
+  if (flags & VIRTIO_NET_HDR_F_NEEDS_CSUM) word |= kOffloadCsumPartial;
+  if (flags & VIRTIO_NET_HDR_F_DATA_VALID) word |= kOffloadCsumValid;
+  return word;
+}
+
+// The vnet header for a packet we send. A super-packet (segment size set)
+// must be IPv4/TCP: the kernel cuts it into segments of that size
+// (VIRTIO_NET_HDR_GSO_TCPV4) and, like a partial checksum, finishes the TCP
+// checksum of each. Returns false for a packet that cannot carry the word.
+bool VnetHdrFor(const uint8_t* data, size_t len, uint32_t word, uint8_t* h) {
+  memset(h, 0, kVnetHdrLen);
+  const uint32_t segment = word & kOffloadSegmentMask;
+  if (segment == 0 && (word & kOffloadCsumPartial) == 0) return true;
+  if (len < 40 || (data[0] >> 4) != 4 || data[9] != IPPROTO_TCP) return false;
+  const size_t ipHeader = static_cast<size_t>(data[0] & 0x0f) * 4;
+  if (ipHeader < 20 || ipHeader + 20 > len) return false;
+  const size_t tcpHeader = static_cast<size_t>(data[ipHeader + 12] >> 4) * 4;
+  if (tcpHeader < 20 || ipHeader + tcpHeader > len) return false;
+  h[0] = VIRTIO_NET_HDR_F_NEEDS_CSUM;
+  PutLe16(h + 6, static_cast<uint16_t>(ipHeader));  // csum_start
+  PutLe16(h + 8, 16);                               // csum_offset: TCP checksum field
+  if (segment != 0) {
+    h[1] = VIRTIO_NET_HDR_GSO_TCPV4;
+    PutLe16(h + 2, static_cast<uint16_t>(ipHeader + tcpHeader));  // hdr_len
+    PutLe16(h + 4, static_cast<uint16_t>(segment));               // gso_size
+  }
+  return true;
+}
 
 std::string ErrnoName(int err) {
   const char* name = strerrorname_np(err);
@@ -331,9 +396,10 @@ class TunHandle : public Napi::ObjectWrap<TunHandle> {
     poll_ = poll.release();
     fd_ = fd.Release();
     closed_ = false;
+    vnetHdr_ = req.vnetHdr;
 
     Napi::ArrayBuffer arena = Napi::ArrayBuffer::New(env, kArenaBytes);
-    Napi::Uint32Array meta = Napi::Uint32Array::New(env, kMaxBatch * 2);
+    Napi::Uint32Array meta = Napi::Uint32Array::New(env, kMaxBatch * kMetaStride);
     arenaRef_ = Napi::Persistent(arena);
     metaRef_ = Napi::Persistent(meta);
 
@@ -363,9 +429,10 @@ class TunHandle : public Napi::ObjectWrap<TunHandle> {
   }
 
  private:
-  // start(onRead): onRead(count, errno) is called once per batch; the
-  // packets are meta[2i] (offset) and meta[2i+1] (length) into arena. A
-  // non-zero errno means reading failed and has stopped.
+  // start(onRead): onRead(count, errno) is called once per batch; packet i
+  // is meta[3i] (offset) and meta[3i+1] (length) into arena, meta[3i+2] its
+  // offload word (0 without IFF_VNET_HDR). A non-zero errno means reading
+  // failed and has stopped.
   Napi::Value Start(const Napi::CallbackInfo& info) {
     Napi::Env env = info.Env();
     if (closed_) {
@@ -396,7 +463,9 @@ class TunHandle : public Napi::ObjectWrap<TunHandle> {
       Napi::TypeError::New(env, "write() needs a Uint8Array").ThrowAsJavaScriptException();
       return env.Undefined();
     }
-    WriteOne(data, len);
+    uint32_t word = 0;
+    if (info.Length() > 1 && info[1].IsNumber()) word = info[1].As<Napi::Number>().Uint32Value();
+    WriteOne(data, len, word);
     UpdatePoll();
     return env.Undefined();
   }
@@ -409,6 +478,24 @@ class TunHandle : public Napi::ObjectWrap<TunHandle> {
     }
     Napi::Array packets = info[0].As<Napi::Array>();
     uint32_t count = packets.Length();
+    // Offload words: a Uint32Array (or an array of numbers) parallel to
+    // `packets`; absent means 0 for every packet.
+    const uint32_t* words = nullptr;
+    Napi::Array wordArray;
+    bool haveWordArray = false;
+    if (info.Length() > 1 && !info[1].IsUndefined() && !info[1].IsNull()) {
+      if (info[1].IsTypedArray() && info[1].As<Napi::TypedArray>().TypedArrayType() == napi_uint32_array &&
+          info[1].As<Napi::Uint32Array>().ElementLength() >= count) {
+        words = info[1].As<Napi::Uint32Array>().Data();
+      } else if (info[1].IsArray() && info[1].As<Napi::Array>().Length() >= count) {
+        wordArray = info[1].As<Napi::Array>();
+        haveWordArray = true;
+      } else {
+        Napi::TypeError::New(env, "writeBatch(): offload words must be a Uint32Array or an array as long as the packets")
+            .ThrowAsJavaScriptException();
+        return env.Undefined();
+      }
+    }
     // Validate first so that a bad element does not leave half a batch sent.
     for (uint32_t i = 0; i < count; ++i) {
       const uint8_t* data = nullptr;
@@ -423,7 +510,12 @@ class TunHandle : public Napi::ObjectWrap<TunHandle> {
       const uint8_t* data = nullptr;
       size_t len = 0;
       BytesOf(env, packets.Get(i), &data, &len);
-      WriteOne(data, len);
+      uint32_t word = words != nullptr ? words[i] : 0;
+      if (haveWordArray) {
+        Napi::Value w = wordArray.Get(i);
+        word = w.IsNumber() ? w.As<Napi::Number>().Uint32Value() : 0;
+      }
+      WriteOne(data, len, word);
     }
     UpdatePoll();
     return env.Undefined();
@@ -493,35 +585,54 @@ class TunHandle : public Napi::ObjectWrap<TunHandle> {
     e.ThrowAsJavaScriptException();
   }
 
-  ssize_t RawWrite(const uint8_t* data, size_t len) {
+  // `header` (the vnet header, or nullptr) and the packet leave in one
+  // writev(2): the kernel takes them as one packet, nothing is copied here.
+  ssize_t RawWrite(const uint8_t* header, const uint8_t* data, size_t len) {
     if (blockWrites_ > 0) {
       --blockWrites_;
       errno = EAGAIN;
       return -1;
     }
+    struct iovec iov[2];
+    int n = 0;
+    if (header != nullptr) iov[n++] = {const_cast<uint8_t*>(header), kVnetHdrLen};
+    iov[n++] = {const_cast<uint8_t*>(data), len};
     for (int i = 0; i < kMaxEintrRetries; ++i) {
-      ssize_t w = ::write(fd_, data, len);
+      ssize_t w = n == 1 ? ::write(fd_, data, len) : ::writev(fd_, iov, n);
       if (w >= 0 || errno != EINTR) return w;
     }
     return -1;
   }
 
   // Order is kept: once something waits in the queue, new packets go behind it.
-  void WriteOne(const uint8_t* data, size_t len) {
+  void WriteOne(const uint8_t* data, size_t len, uint32_t word) {
     if (closed_) {
       ++writeDropped_;
       return;
     }
-    if (!queue_.empty()) {
-      Enqueue(data, len);
+    uint8_t header[kVnetHdrLen];
+    if (vnetHdr_) {
+      if (!VnetHdrFor(data, len, word, header)) {
+        ++writeErrors_;
+        return;
+      }
+    } else if (word != 0) {
+      // Without IFF_VNET_HDR the kernel could neither cut a super-packet nor
+      // finish a checksum: the packet would arrive broken.
+      ++writeErrors_;
       return;
     }
-    ssize_t w = RawWrite(data, len);
+    const uint8_t* h = vnetHdr_ ? header : nullptr;
+    if (!queue_.empty()) {
+      Enqueue(h, data, len);
+      return;
+    }
+    ssize_t w = RawWrite(h, data, len);
     if (w >= 0) {
       ++packetsWritten_;
       bytesWritten_ += len;
     } else if (errno == EAGAIN || errno == EWOULDBLOCK) {
-      Enqueue(data, len);
+      Enqueue(h, data, len);
     } else {
       // A malformed packet (EINVAL) or a device gone away: the packet is lost,
       // as it would be on a wire; the counter tells.
@@ -529,28 +640,35 @@ class TunHandle : public Napi::ObjectWrap<TunHandle> {
     }
   }
 
-  void Enqueue(const uint8_t* data, size_t len) {
+  // A queued packet keeps its vnet header in front (written as one buffer).
+  void Enqueue(const uint8_t* header, const uint8_t* data, size_t len) {
     if (queue_.size() >= kMaxQueuedPackets || queuedBytes_ + len > kMaxQueuedBytes) {
       ++writeDropped_;
       return;
     }
-    queue_.emplace_back(data, data + len);
+    std::vector<uint8_t> p;
+    p.reserve(len + (header != nullptr ? kVnetHdrLen : 0));
+    if (header != nullptr) p.insert(p.end(), header, header + kVnetHdrLen);
+    p.insert(p.end(), data, data + len);
+    queue_.push_back(std::move(p));
     queuedBytes_ += len;
     ++writeQueued_;
   }
 
   void FlushQueue() {
+    const size_t headerLen = vnetHdr_ ? kVnetHdrLen : 0;
     while (!queue_.empty() && !closed_) {
       const std::vector<uint8_t>& p = queue_.front();
-      ssize_t w = RawWrite(p.data(), p.size());
+      ssize_t w = RawWrite(nullptr, p.data(), p.size());
       if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) break;
+      const size_t len = p.size() - headerLen;
       if (w >= 0) {
         ++packetsWritten_;
-        bytesWritten_ += p.size();
+        bytesWritten_ += len;
       } else {
         ++writeErrors_;
       }
-      queuedBytes_ -= p.size();
+      queuedBytes_ -= len;
       queue_.pop_front();
     }
   }
@@ -593,7 +711,7 @@ class TunHandle : public Napi::ObjectWrap<TunHandle> {
     Napi::Uint32Array meta = metaRef_.Value();
     uint32_t count = 0;
     int err = pollError;
-    if (arena.ByteLength() < kArenaBytes || meta.ElementLength() < kMaxBatch * 2) {
+    if (arena.ByteLength() < kArenaBytes || meta.ElementLength() < kMaxBatch * kMetaStride) {
       err = EFAULT;  // someone detached our buffers: nowhere to read into
     } else if (err == 0) {
       uint8_t* base = static_cast<uint8_t*>(arena.Data());
@@ -608,11 +726,24 @@ class TunHandle : public Napi::ObjectWrap<TunHandle> {
           break;
         }
         if (r == 0) break;
-        slots[2 * count] = static_cast<uint32_t>(offset);
-        slots[2 * count + 1] = static_cast<uint32_t>(r);
+        size_t start = offset;
+        size_t len = static_cast<size_t>(r);
+        uint32_t word = 0;
+        if (vnetHdr_) {
+          if (len < kVnetHdrLen) {
+            ++readErrors_;
+            continue;
+          }
+          word = OffloadFromVnetHdr(base + offset);
+          start += kVnetHdrLen;
+          len -= kVnetHdrLen;
+        }
+        slots[kMetaStride * count] = static_cast<uint32_t>(start);
+        slots[kMetaStride * count + 1] = static_cast<uint32_t>(len);
+        slots[kMetaStride * count + 2] = word;
         ++count;
         offset += static_cast<size_t>(r);
-        bytesRead_ += static_cast<uint64_t>(r);
+        bytesRead_ += static_cast<uint64_t>(len);
       }
       packetsRead_ += count;
     }
@@ -691,6 +822,7 @@ class TunHandle : public Napi::ObjectWrap<TunHandle> {
   uv_poll_t* poll_ = nullptr;
   int pollEvents_ = 0;
   bool closed_ = true;
+  bool vnetHdr_ = false;
   bool failed_ = false;
   bool reading_ = false;
   bool inCallback_ = false;
@@ -733,6 +865,7 @@ Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("maxBatch", Napi::Number::New(env, kMaxBatch));
   exports.Set("arenaBytes", Napi::Number::New(env, static_cast<double>(kArenaBytes)));
   exports.Set("maxQueuedPackets", Napi::Number::New(env, static_cast<double>(kMaxQueuedPackets)));
+  exports.Set("metaStride", Napi::Number::New(env, kMetaStride));
   return exports;
 }
 

@@ -136,8 +136,13 @@ export async function sha256File(file: string): Promise<string> {
 }
 
 /** `tshark -r FILE -Y FILTER -T fields -e ...`: one array of field values per packet. */
-export async function tsharkFields(pcap: string, filter: string, fields: readonly string[]): Promise<string[][]> {
-  const args = ['-r', pcap, '-Y', filter, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])];
+export async function tsharkFields(
+  pcap: string,
+  filter: string,
+  fields: readonly string[],
+  preferences: readonly string[] = [],
+): Promise<string[][]> {
+  const args = ['-r', pcap, ...preferences.flatMap((p) => ['-o', p]), '-Y', filter, '-T', 'fields', ...fields.flatMap((f) => ['-e', f])];
   let stdout: string;
   try {
     ({ stdout } = await execFileAsync('tshark', args, { timeout: 60_000, maxBuffer: 256 * 1024 * 1024 }));

@@ -44,6 +44,8 @@ export interface PeerSegment {
   src?: string;
   /** Corrupts the checksum. */
   badChecksum?: boolean;
+  /** The offload word the link delivers it with (src/link/offload.ts): a GRO super-packet, a checksum the kernel vouched for. */
+  offload?: number;
 }
 
 /** What a test expects of the next segment the stack sent; omitted fields are not checked. */
@@ -204,7 +206,7 @@ export class TcpPeer {
         seg.badChecksum === true ? ' (bad checksum)' : ''
       }`,
     );
-    this.inject(packet);
+    this.inject(packet, seg.offload ?? 0);
   }
 
   /**
@@ -227,10 +229,10 @@ export class TcpPeer {
   }
 
   /** Hands a raw IPv4 packet to the stack (it must pass the IPv4 check, as the IP layer guarantees). */
-  inject(packet: Uint8Array): void {
+  inject(packet: Uint8Array, offload = 0): void {
     const reason = checkIpv4(packet);
     if (reason !== null) throw new Error(`peer.inject: not a valid IPv4 packet (${reason})`);
-    this.tcp.input(new Ipv4View(packet), this.now);
+    this.tcp.input(new Ipv4View(packet, offload), this.now);
   }
 
   private collect(packet: Uint8Array): void {

@@ -23,6 +23,8 @@ export interface VirtualNetOptions {
   impairA?: string;
   /** Impairment between host B and the wire: with both, each direction is impaired twice. */
   impairB?: string;
+  /** Segmentation and checksum offload on the wire (MemoryLinkOptions.offload). */
+  offload?: boolean;
 }
 
 /**
@@ -44,6 +46,7 @@ export class VirtualNet {
       scheduler: this.scheduler,
       mtu: options.mtu ?? 1500,
       latencyMs: options.latencyMs ?? 1,
+      offload: options.offload ?? false,
     });
     let wireA: Link = linkA;
     if (options.impairA) wireA = new ImpairedLink(linkA, this.scheduler, parseImpairSpec(options.impairA));

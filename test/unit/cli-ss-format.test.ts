@@ -8,7 +8,7 @@ import type { TcpInfo } from '../../src/tcp/api.ts';
 function info(over: Partial<TcpInfo>): TcpInfo {
   return {
     state: 'ESTABLISHED', localAddress: '10.0.0.2', localPort: 80, remoteAddress: '10.0.0.1', remotePort: 40000,
-    iss: 1, sndUna: 1, sndNxt: 1, sndWnd: 64240, irs: 1, rcvNxt: 1, rcvWnd: 65535, mss: 1460,
+    iss: 1, sndUna: 1, sndNxt: 1, sndWnd: 64240, irs: 1, rcvNxt: 1, rcvWnd: 65535, mss: 1460, rcvMss: 1460,
     rto: 200, srtt: 0.42, rttvar: 0.21, retransmits: 0, totalRetransmits: 0, cwnd: 14600, ssthresh: Infinity,
     bytesInFlight: 0, sndBufUsed: 0, sndBufSize: 65536, rcvBufUsed: 0, rcvBufSize: 65536, oooBytes: 0,
     bytesReceived: 0, bytesSent: 0, noDelay: false, cork: false,

@@ -36,6 +36,7 @@ describe('TcpConnection contract', () => {
       rcvNxt: 1004,
       rcvWnd: 64237,
       mss: 1460,
+      rcvMss: 536,
       rto: 200,
       srtt: 0,
       rttvar: 0,

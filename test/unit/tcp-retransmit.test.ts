@@ -1,5 +1,6 @@
 // Retransmission (RFC 6298, RFC 9293 §3.8.1), Karn's rule, SYN retries, keepalive.
 import { describe, expect, it } from 'vitest';
+import type { Connection } from '../../src/tcp/connection.ts';
 import { TcpPeer } from '../helpers/tcp-peer.ts';
 
 const fill = (n: number, seed = 0): Uint8Array => Uint8Array.from({ length: n }, (_, i) => (i * 31 + seed) & 0xff);
@@ -196,5 +197,32 @@ describe('keepalive (RFC 1122 §4.2.3.6)', () => {
     const peer = new TcpPeer();
     peer.establishPassive();
     expect(peer.tcp.nextDeadline()).toBe(Infinity);
+  });
+});
+
+describe('sequence numbers far from the ISS', () => {
+  it('past 2^31 bytes into a connection, new data is still new data, not a retransmission', () => {
+    const peer = new TcpPeer();
+    const { conn } = peer.establishPassive();
+    const c = conn.conn as unknown as Connection;
+    let una = 5001;
+    // Three strides of 2^30 bytes: only the send sequence variables jump
+    // (as if that much had been sent and acknowledged; sending 3 GiB would
+    // take far too long), then 200 real bytes go out and are ACKed. Markers
+    // left at the handshake (end of retransmission, recovery points) would
+    // be more than 2^31 behind by the second stride and compare as ahead.
+    for (let stride = 1; stride <= 3; stride++) {
+      una = (una + 2 ** 30) >>> 0;
+      c.sndUna = una;
+      c.sndNxt = una;
+      c.sndMax = una;
+      c.sndWl2 = una;
+      conn.write(fill(200, stride));
+      peer.expect({ flags: 'PA', seq: una, len: 200 });
+      una = (una + 200) >>> 0;
+      peer.send({ flags: 'A', seq: 1001, ack: una });
+    }
+    expect(peer.tcp.stats.retransmittedSegments).toBe(0);
+    expect(conn.conn.getInfo().totalRetransmits).toBe(0);
   });
 });
