@@ -14,8 +14,9 @@
  *        Prints {"mode":"crr","connections":n,"perSecond":..,"errors":e}
  *   idle --targets H:P[,H:P...] [--local A[,A...]] --count N [--concurrency C] [--hold-seconds S]
  *        opens N connections round-robin over the targets (bound to the local
- *        addresses round-robin when given: one source address holds at most
- *        ~64k ports), prints {"mode":"idle","established":n,...} and holds them
+ *        addresses round-robin when given, with source ports counted up from
+ *        1024 per address: one source address holds at most ~64k), prints {"mode":"idle","open":n,"ms":t} every second
+ *        while it connects, then {"mode":"idle","established":n,...}, and holds them
  *        until stdin closes or S seconds pass, then resets them all and exits.
  *
  * Every loop is bounded by count and time and ends by itself.
@@ -63,9 +64,15 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[i]!;
 }
 
-function connectOnce(host: string, port: number, localAddress?: string): Promise<net.Socket> {
+function connectOnce(host: string, port: number, localAddress?: string, localPort?: number): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
-    const s = net.connect({ host, port, noDelay: true, ...(localAddress !== undefined ? { localAddress } : {}) });
+    const s = net.connect({
+      host,
+      port,
+      noDelay: true,
+      ...(localAddress !== undefined ? { localAddress } : {}),
+      ...(localPort !== undefined ? { localPort } : {}),
+    });
     s.once('connect', () => {
       s.off('error', reject);
       resolve(s);
@@ -154,6 +161,45 @@ async function crr(host: string, port: number, seconds: number, concurrency: num
   print({ mode: 'crr', connections: done, errors, seconds: elapsed, perSecond: done / elapsed, concurrency });
 }
 
+/**
+ * Source ports for connections bound to a source address, chosen here rather
+ * than by bind(addr, 0). libuv binds with SO_REUSEADDR, with which Linux's
+ * bind(0) (inet_csk_find_open_port) searches the lower half of the port
+ * range first, odd ports first (with 1024-65535: the 16,128 odd ports below
+ * 33280), running a conflict check on each port already taken. Once one
+ * source address holds those 16k ports, every further bind checks all of
+ * them before it finds a free even one. `perf` on a 100k run showed the
+ * client processes at 2 cores of system time in inet_bhash2_conflict and
+ * inet_bind2_bucket_match_addr_any under bind(2), and the connect rate
+ * falling from ~9,000/s to ~200/s at ~85k connections (5 clients x 16k +
+ * 5k), with the kernel's own server (veth) as with tuntcp, while the tuntcp
+ * process sat at 9% CPU. Binding an explicit port is one bucket lookup. Each idle client owns its source addresses, so
+ * counting up from the bottom of the range (tuneClientNamespace's
+ * 1024-65535) collides only with what other programs left on the same
+ * address (TIME-WAIT of earlier runs): such a port fails at bind or connect
+ * and the next one is tried.
+ */
+const FIRST_PORT = 1024;
+const LAST_PORT = 65535;
+/** Ports tried per connection before it counts as failed. */
+const PORT_ATTEMPTS = 16;
+
+class PortAllocator {
+  private readonly next = new Map<string, number>();
+
+  /** The next untried port of `address`, or undefined when the range is used up. */
+  take(address: string): number | undefined {
+    const port = this.next.get(address) ?? FIRST_PORT;
+    if (port > LAST_PORT) return undefined;
+    this.next.set(address, port + 1);
+    return port;
+  }
+}
+
+function errorCode(err: unknown): string | undefined {
+  return typeof err === 'object' && err !== null && 'code' in err && typeof err.code === 'string' ? err.code : undefined;
+}
+
 async function idle(
   targets: { host: string; port: number }[],
   locals: string[],
@@ -168,24 +214,42 @@ async function idle(
   const t0 = performance.now();
   const deadline = t0 + connectTimeoutSeconds * 1000;
   let firstError = '';
+  let portsSkipped = 0;
+  const ports = new PortAllocator();
   const worker = async (): Promise<void> => {
     while (next < count && performance.now() < deadline) {
       const i = next++;
       const t = targets[i % targets.length]!;
       const local = locals.length > 0 ? locals[Math.floor(i / targets.length) % locals.length] : undefined;
-      try {
-        const s = await connectOnce(t.host, t.port, local);
-        s.on('error', () => undefined);
-        sockets.push(s);
-      } catch (err) {
-        errors++;
-        if (firstError === '') firstError = err instanceof Error ? err.message : String(err);
+      for (let attempt = 1; ; attempt++) {
+        const localPort = local !== undefined ? ports.take(local) : undefined;
+        try {
+          if (local !== undefined && localPort === undefined) throw new Error(`no source port left on ${local}`);
+          const s = await connectOnce(t.host, t.port, local, localPort);
+          s.on('error', () => undefined);
+          sockets.push(s);
+          break;
+        } catch (err) {
+          // A port some other socket still holds: try the next one.
+          const code = errorCode(err);
+          if (localPort !== undefined && (code === 'EADDRINUSE' || code === 'EADDRNOTAVAIL') && attempt < PORT_ATTEMPTS) {
+            portsSkipped++;
+            continue;
+          }
+          errors++;
+          if (firstError === '') firstError = err instanceof Error ? err.message : String(err);
+          break;
+        }
       }
     }
   };
+  // A progress line a second ({"mode":"idle","open":n,"ms":t}): the bench
+  // sums them over its clients to show the connect rate as the count grows.
+  const progress = setInterval(() => print({ mode: 'idle', open: sockets.length, errors, ms: Math.round(performance.now() - t0) }), 1_000);
   await Promise.all(Array.from({ length: concurrency }, worker));
+  clearInterval(progress);
   const ms = performance.now() - t0;
-  print({ mode: 'idle', requested: count, established: sockets.length, errors, firstError, ms });
+  print({ mode: 'idle', requested: count, established: sockets.length, errors, firstError, portsSkipped, ms });
   await new Promise<void>((resolve) => {
     const timer = setTimeout(resolve, holdSeconds * 1000);
     process.stdin.once('end', () => {

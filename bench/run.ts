@@ -69,7 +69,9 @@ const HELP = `usage: npm run bench -- [options]
                      (default 1,8,64; --smoke: 1,8; 'none' skips it); each run -t 2 (--quick: -t 1)
   --rcvbuf B, --sndbuf B   tuntcp's per-connection buffers (default: the stack's defaults)
   --out FILE         where the JSON goes (default bench/results/<date>.json)
-  --profile          tuntcp only: iperf3 both ways under node --cpu-prof; prints the top 15 self-time functions
+  --only LIST        run only these measurements: throughput, parallel, rr, idle (default: all)
+  --profile          tuntcp only: iperf3 both ways under node --cpu-prof; prints the top 15 self-time functions;
+                     with --only idle: the idle connections' connect phase under node --cpu-prof instead
   --max-minutes N    stop (and clean up) after N minutes whatever happens (default 30)
 
 Needs root (namespaces, TUN), /dev/net/tun, ip, iperf3 and slirp4netns:
@@ -86,6 +88,7 @@ const { values } = parseArgs({
     idle: { type: 'string' },
     'idle-100k': { type: 'boolean', default: false },
     paths: { type: 'string' },
+    only: { type: 'string' },
     mtus: { type: 'string' },
     concurrency: { type: 'string', default: '4' },
     parallel: { type: 'string' },
@@ -139,6 +142,21 @@ function parseParallel(text: string): number[] {
 }
 for (const m of config.mtus) if (m !== '1500' && m !== 'max') die(`--mtus ${values.mtus}: use 1500 and/or max`);
 
+type MeasureName = 'throughput' | 'parallel' | 'rr' | 'idle';
+const ALL_MEASURES: readonly MeasureName[] = ['throughput', 'parallel', 'rr', 'idle'];
+/** `--only`: a run that measures one thing need not wait for all the others (e.g. `--only idle --idle-100k`). */
+const only: ReadonlySet<MeasureName> = new Set(
+  (values.only ?? ALL_MEASURES.join(','))
+    .split(',')
+    .filter((m) => m !== '')
+    .map((m) => {
+      if (!(ALL_MEASURES as readonly string[]).includes(m)) die(`--only: unknown measurement '${m}' (${ALL_MEASURES.join(', ')})`);
+      return m as MeasureName;
+    }),
+);
+/** `--profile --only idle`: the tuntcp server runs under --cpu-prof during the idle measurement. */
+const profileIdle = values.profile && only.size === 1 && only.has('idle');
+
 const requestedPaths: PathName[] = values.profile
   ? ['tuntcp']
   : (values.paths ?? ALL_PATHS.join(','))
@@ -188,6 +206,8 @@ interface Endpoint {
   /** The processes whose RSS the idle run reports (summed). */
   memoryPids: () => number[];
   memoryWhat: string;
+  /** The tuntcp server process (tuntcp only). */
+  proc?: Proc;
 }
 
 const tag = `tb${process.pid}`;
@@ -438,7 +458,33 @@ interface IdleResult {
   bytesPerConnection: number;
   connectSeconds: number;
   process: string;
+  /**
+   * Every few seconds of the connect phase: connections open (summed over the
+   * clients' progress lines), the holder's RSS and the CPU share the holder
+   * and the clients used since the previous sample (100 = one core).
+   */
+  progress: { seconds: number; open: number; perSecond: number; rssMB: number; holderCpu: number; clientsCpu: number }[];
 }
+
+/** CLOCK_MONOTONIC µs (the clock of a .cpuprofile) around the last idle connect phase. */
+let lastIdleWindow: [number, number] = [0, Infinity];
+const monotonicUs = (): number => Number(process.hrtime.bigint() / 1000n);
+
+/** The last {"mode":"idle","open":n} line of an idle client, 0 before the first. */
+function lastOpen(client: Proc): number {
+  const text = client.stdout();
+  const at = text.lastIndexOf('{"mode":"idle","open":');
+  if (at < 0) return 0;
+  const end = text.indexOf('\n', at);
+  if (end < 0) return 0; // a line still being written: the next sample has it
+  return (JSON.parse(text.slice(at, end)) as { open: number }).open;
+}
+
+const cpuTotal = (pids: readonly number[]): number =>
+  pids.reduce((a, pid) => {
+    const c = cpuSeconds(pid);
+    return a + (c ? c.user + c.system : 0);
+  }, 0);
 
 async function idleConnections(res: Resources, ep: Endpoint): Promise<IdleResult | null> {
   const pids = ep.memoryPids();
@@ -461,6 +507,34 @@ async function idleConnections(res: Resources, ep: Endpoint): Promise<IdleResult
     clients.push(res.start(`rr-client idle ${i}`, ep.clientNs, nodeTs('rr-client.ts', args), { timeoutMs: (2 * connectSeconds + 120) * 1000 }));
   }
   const t0 = performance.now();
+  lastIdleWindow = [monotonicUs(), Infinity];
+  // The connect rate as the count grows, and who is busy meanwhile: the
+  // evidence for "is the stack or the client the bottleneck at 100k?".
+  const progress: IdleResult['progress'] = [];
+  const clientPids = clients.map((c) => c.pid);
+  let prev = { at: t0, open: 0, holderCpu: cpuTotal(pids), clientsCpu: cpuTotal(clientPids) };
+  const sample = (final?: number): void => {
+    const at = performance.now();
+    const open = final ?? clients.reduce((a, c) => a + lastOpen(c), 0);
+    const holderCpu = cpuTotal(pids);
+    const clientsCpu = cpuTotal(clientPids);
+    const dt = Math.max(1e-3, (at - prev.at) / 1000);
+    const p = {
+      seconds: Math.round((at - t0) / 100) / 10,
+      open,
+      perSecond: Math.round((open - prev.open) / dt),
+      rssMB: Math.round(rss() / 2 ** 20),
+      holderCpu: Math.round((100 * (holderCpu - prev.holderCpu)) / dt),
+      clientsCpu: Math.round((100 * (clientsCpu - prev.clientsCpu)) / dt),
+    };
+    progress.push(p);
+    prev = { at, open, holderCpu, clientsCpu };
+    process.stderr.write(
+      `bench: ${LABEL[ep.path]} idle: ${p.seconds} s, ${open} open, ${p.perSecond}/s, RSS ${p.rssMB} MB, CPU holder ${p.holderCpu}%, clients ${p.clientsCpu}%\n`,
+    );
+  };
+  // Bounded by the connect phase: cleared in finally whatever happens.
+  const sampler = setInterval(() => sample(), smoke ? 1_000 : 5_000);
   try {
     let established = 0;
     for (const client of clients) {
@@ -470,6 +544,9 @@ async function idleConnections(res: Resources, ep: Endpoint): Promise<IdleResult
       if (r.errors > 0) warn(`${LABEL[ep.path]} idle (${client.name}): ${r.errors} connections failed (first: ${r.firstError})`);
     }
     const tookSeconds = (performance.now() - t0) / 1000;
+    lastIdleWindow = [lastIdleWindow[0], monotonicUs()];
+    clearInterval(sampler);
+    sample(established);
     if (established < config.idle) warn(`${LABEL[ep.path]} idle: ${established} of ${config.idle} connections established within ${connectSeconds} s`);
     // Let the last handshakes and the allocations behind them settle.
     await sleep(smoke ? 200 : 1_000);
@@ -482,11 +559,13 @@ async function idleConnections(res: Resources, ep: Endpoint): Promise<IdleResult
       bytesPerConnection: established > 0 ? (during - before) / established : NaN,
       connectSeconds: tookSeconds,
       process: ep.memoryWhat,
+      progress,
     };
   } catch (err) {
     warn(`${LABEL[ep.path]} idle: ${err instanceof Error ? err.message : String(err)}`);
     return null;
   } finally {
+    clearInterval(sampler);
     for (const c of clients) c.closeStdin();
     await Promise.race([Promise.all(clients.map((c) => c.done)), sleep(30_000)]);
     await Promise.all(clients.map((c) => c.stop(2_000)));
@@ -539,6 +618,11 @@ async function withPhase<T>(body: (res: Resources) => Promise<T>): Promise<T> {
   }
 }
 
+/** `--profile --only idle`: where the tuntcp server writes its .cpuprofile. */
+const idleProfileDir = profileIdle
+  ? path.join(REPO_ROOT, 'bench', 'results', `profile-idle-${new Date().toISOString().slice(0, 19).replace(/:/g, '-')}`)
+  : undefined;
+
 async function setupPaths(res: Resources, paths: PathName[], mtuSetting: string, withRr: boolean): Promise<Endpoint[]> {
   const idlePorts = Math.max(1, Math.ceil(config.idle / IDLE_PER_PORT));
   const rrPorts = withRr ? Array.from({ length: idlePorts }, (_, i) => RR_PORT_BASE + i) : [];
@@ -547,7 +631,10 @@ async function setupPaths(res: Resources, paths: PathName[], mtuSetting: string,
     const mtu = mtuSetting === 'max' ? MAX_MTU[p] : 1500;
     if (p === 'veth') eps.push(await setupVeth(res, mtu, rrPorts, withRr ? idlePorts : 1));
     else if (p === 'slirp') eps.push(await setupSlirp(res, mtu, rrPorts));
-    else eps.push(await setupTuntcp(res, mtu, rrPorts, withRr ? idlePorts : 1));
+    else {
+      if (idleProfileDir !== undefined) mkdirSync(idleProfileDir, { recursive: true });
+      eps.push(await setupTuntcp(res, mtu, rrPorts, withRr ? idlePorts : 1, idleProfileDir));
+    }
   }
   return eps;
 }
@@ -667,6 +754,7 @@ function table(
     row(`idle connections established (of ${config.idle.toLocaleString('en-US')})`, (r) => r.established, 0);
     row('idle: RSS of the process holding them [MB] ¹', (r) => r.rssMB, 1);
     row('idle: RSS growth per connection [bytes] ¹', (r) => r.bytesPerConnection, 0);
+    row('idle: time to establish them [s, lower is better]', (r) => r.connectSeconds, 1);
   }
   const line = (cells: string[]): string => `| ${cells.join(' | ')} |`;
   const text = [line(head), line(head.map((_, i) => (i === 0 ? '---' : '---:'))), ...rows.map(line)].join('\n');
@@ -706,18 +794,22 @@ async function benchmark(paths: PathName[]): Promise<void> {
   );
   for (const mtuSetting of config.mtus) {
     const std = mtuSetting === '1500';
+    // Only throughput is measured at the largest MTU.
+    if (!std && !only.has('throughput')) continue;
     await withPhase(async (res) => {
       const eps = await setupPaths(res, paths, mtuSetting, std);
       mtus[mtuSetting] = Object.fromEntries(eps.map((e) => [e.path, e.mtu]));
       const suffix = std ? '1500' : 'max';
-      for (let round = 1; round <= config.rounds; round++) {
+      const anyRounds = only.has('throughput') || only.has('parallel') || only.has('rr');
+      for (let round = 1; anyRounds && round <= config.rounds; round++) {
         for (const ep of eps) {
+          if (!only.has('throughput')) break;
           process.stderr.write(`bench: round ${round}/${config.rounds}, ${LABEL[ep.path]}, mtu ${ep.mtu}: throughput\n`);
           record(samples, `recv_${suffix}`, ep.path, await iperf3(res, ep, false));
           record(samples, `send_${suffix}`, ep.path, await iperf3(res, ep, true));
         }
         if (!std) continue;
-        if (config.parallel.length > 0) {
+        if (config.parallel.length > 0 && only.has('parallel')) {
           parallel ??= { recv: {}, send: {} };
           for (const ep of eps) {
             process.stderr.write(`bench: round ${round}/${config.rounds}, ${LABEL[ep.path]}: parallel streams -P ${config.parallel.join(',')}\n`);
@@ -738,6 +830,7 @@ async function benchmark(paths: PathName[]): Promise<void> {
           }
         }
         for (const ep of eps) {
+          if (!only.has('rr')) break;
           process.stderr.write(`bench: round ${round}/${config.rounds}, ${LABEL[ep.path]}: short connections, round trip\n`);
           record(samples, 'crr', ep.path, await shortConnections(res, ep));
           const rt = await roundTrip(res, ep);
@@ -745,10 +838,11 @@ async function benchmark(paths: PathName[]): Promise<void> {
           record(samples, 'rr_p99', ep.path, rt.p99);
         }
       }
-      if (std) {
+      if (std && only.has('idle')) {
         for (const ep of eps) {
           process.stderr.write(`bench: ${LABEL[ep.path]}: ${config.idle} idle connections\n`);
           idle[ep.path] = await idleConnections(res, ep);
+          if (idleProfileDir !== undefined && ep.path === 'tuntcp') await summarizeIdleProfile(ep, idle[ep.path] ?? null);
         }
       }
     });
@@ -780,6 +874,26 @@ async function benchmark(paths: PathName[]): Promise<void> {
   mkdirSync(path.dirname(out), { recursive: true });
   writeFileSync(out, JSON.stringify(report, null, 2) + '\n');
   process.stderr.write(`bench: results written to ${path.relative(process.cwd(), out) || out}\n`);
+}
+
+/**
+ * `--profile --only idle`: stops the tuntcp server (V8 writes its profile on
+ * exit) and prints the top self-time functions of the connect phase only.
+ */
+async function summarizeIdleProfile(ep: Endpoint, result: IdleResult | null): Promise<void> {
+  if (idleProfileDir === undefined || ep.proc === undefined) return;
+  await ep.proc.stop(30_000);
+  const file = readdirSync(idleProfileDir).find((f) => f.endsWith('.cpuprofile') && f.split('.')[4] === '0');
+  if (file === undefined) {
+    warn(`no .cpuprofile written in ${idleProfileDir}`);
+    return;
+  }
+  const summary = summarizeProfile(readProfile(path.join(idleProfileDir, file)), 20, lastIdleWindow);
+  console.log(
+    `\n### tuntcp while ${result?.established ?? '?'} idle connections open (${fmt(result?.connectSeconds ?? NaN, 1)} s; samples of the connect phase only)\n`,
+  );
+  console.log(formatSummary(summary));
+  process.stderr.write(`bench: idle profile in ${path.relative(process.cwd(), path.join(idleProfileDir, file))}\n`);
 }
 
 interface ServerStats {
@@ -875,7 +989,7 @@ setTimeout(() => {
 }, config.maxMinutes * 60_000).unref();
 
 try {
-  if (values.profile) await profile();
+  if (values.profile && !profileIdle) await profile();
   else await benchmark(paths);
 } catch (err) {
   process.stderr.write(`bench: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -217,6 +217,8 @@ export class Connection implements TcpConnection {
   /** Duplicate ACKs, fast retransmit, NewReno and SACK recovery (loss-recovery.ts). */
   readonly recovery: LossRecovery;
   readonly timers = new ConnectionTimers();
+  /** This connection's place in the stack's timer queue (timer-queue.ts), -1 when not queued. */
+  timerSlot = -1;
   /** Consecutive timeouts of the oldest outstanding segment (or SYN). */
   retransmits = 0;
   totalRetransmits = 0;

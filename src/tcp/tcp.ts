@@ -34,6 +34,7 @@ import { segmentArrives } from './segment-arrives.ts';
 import { seqAdd, seqGt } from './seq.ts';
 import { TcpStats } from './stats.ts';
 import { fireTimers } from './timers.ts';
+import { TimerQueue } from './timer-queue.ts';
 import type { CookieContext } from './syn-cookies.ts';
 import { SynCookieJar, acceptCookieAck, sendCookieSynAck } from './syn-cookies.ts';
 import { negotiateSynOptions, offerSynOptions } from './syn-options.ts';
@@ -94,8 +95,13 @@ export class Tcp implements TransportLayer, TcpApi {
   private readonly isn: IsnGenerator;
   private readonly table = new ConnectionTable();
   private readonly listenersByPort = new Map<number, Listener[]>();
-  /** Connections that may have an armed timer (pruned lazily in nextDeadline). */
-  private readonly timed = new Set<Connection>();
+  /**
+   * Connections with an armed timer, by earliest deadline (timer-queue.ts):
+   * nextDeadline() and poll() touch only the connections that are due, so
+   * 100,000 connections each holding a keepalive or TIME-WAIT timer cost
+   * nothing per batch of packets, and the driver still needs one Node timer.
+   */
+  private readonly timed = new TimerQueue<Connection>((conn) => conn.timers.earliest());
   private readonly host: ConnectionHost;
   private readonly tsOffset: TsOffsetGenerator;
   private readonly cookies: CookieContext;
@@ -133,7 +139,7 @@ export class Tcp implements TransportLayer, TcpApi {
       transmit: (packet, offload = 0) => self.transmit(packet, offload),
       release: (conn) => self.releaseConnection(conn),
       timerArmed: (conn) => {
-        self.timed.add(conn);
+        self.timed.armed(conn);
       },
       deferAck: (conn) => {
         // Only an ACK that advances RCV.NXT with nothing out of order is
@@ -220,17 +226,22 @@ export class Tcp implements TransportLayer, TcpApi {
 
   poll(now: number): void {
     if (this.timed.size === 0) return;
-    // The connections due now, collected first: firing may add to or delete
-    // from `timed`. No per-poll copy of the whole set.
+    // The connections due now, earliest first, collected (and taken out of
+    // the queue) before any fires: firing may arm, cancel or free timers of
+    // any connection. Each goes back into the queue with what it still has
+    // armed once its own timers have run.
     const due = this.pollDepth === 0 ? this.due : [];
-    for (const conn of this.timed) if (conn.timers.earliest() <= now) due.push(conn);
+    this.timed.takeDue(now, due);
     this.pollDepth++;
     try {
       for (let i = 0; i < due.length; i++) {
         const conn = due[i]!;
-        if (conn.timers.earliest() > now) continue;
-        fireTimers(conn, now);
-        conn.flushEvents();
+        // An earlier connection's events may have freed this one or moved its deadline.
+        if (conn.timers.earliest() <= now) {
+          fireTimers(conn, now);
+          conn.flushEvents();
+        }
+        this.timed.armed(conn);
       }
     } finally {
       this.pollDepth--;
@@ -264,13 +275,7 @@ export class Tcp implements TransportLayer, TcpApi {
   }
 
   nextDeadline(): number {
-    let earliest = Infinity;
-    for (const conn of this.timed) {
-      const t = conn.timers.earliest();
-      if (t === Infinity) this.timed.delete(conn);
-      else if (t < earliest) earliest = t;
-    }
-    return earliest;
+    return this.timed.peek();
   }
 
   // ---- TcpApi ---------------------------------------------------------------
@@ -471,7 +476,7 @@ export class Tcp implements TransportLayer, TcpApi {
 
   private releaseConnection(conn: Connection): void {
     this.table.remove(conn);
-    this.timed.delete(conn);
+    this.timed.remove(conn);
     const listener = conn.listener;
     if (listener !== null) {
       listener.forget(conn);

@@ -5,8 +5,10 @@
  * `Tcp.poll(now)` calls `fireTimers` for the connections that are due.
  *
  * Every timer decision lives in this file so that the data structure that
- * finds due connections (a set today, a timer wheel later) can change
- * without touching the protocol.
+ * finds due connections (a min-heap, timer-queue.ts) can change without
+ * touching the protocol. Its one rule: a deadline set here is followed by
+ * `host.timerArmed(c)`, or the queue may not see that it moved earlier;
+ * cancelling or postponing a timer needs no call (the queue finds out lazily).
  */
 import { StackError } from '../errors.ts';
 import type { Connection } from './connection.ts';
