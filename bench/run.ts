@@ -39,11 +39,24 @@ import { NOFILE, REPO_ROOT, Resources, cpuSeconds, rssBytes, run, sleep, spread,
 import { checkTunPrerequisites } from '../src/tun/prerequisites.ts';
 import { formatSummary, readProfile, summarizeProfile, type ProfileSummary } from './profile-top.ts';
 
-type PathName = 'veth' | 'slirp' | 'tuntcp';
-const ALL_PATHS: readonly PathName[] = ['veth', 'slirp', 'tuntcp'];
-const LABEL: Record<PathName, string> = { veth: 'kernel (veth)', slirp: 'slirp4netns', tuntcp: 'tuntcp' };
+/**
+ * `tuntcp-nooff` is tuntcp with `--no-offload` (one packet per segment
+ * across the TUN, as slirp4netns): what segmentation and checksum offload
+ * buy, in the same run. It runs the throughput and parallel measurements
+ * only; the others barely involve offload.
+ */
+type PathName = 'veth' | 'slirp' | 'tuntcp' | 'tuntcp-nooff';
+const ALL_PATHS: readonly PathName[] = ['veth', 'slirp', 'tuntcp', 'tuntcp-nooff'];
+const LABEL: Record<PathName, string> = {
+  veth: 'kernel (veth)',
+  slirp: 'slirp4netns',
+  tuntcp: 'tuntcp',
+  'tuntcp-nooff': 'tuntcp --no-offload',
+};
+/** Paths measured for throughput and parallel streams only. */
+const THROUGHPUT_ONLY: ReadonlySet<PathName> = new Set(['tuntcp-nooff']);
 /** The largest MTU each path takes: veth and TUN 65535, slirp4netns 65521 (we use 65520, as its manual does). */
-const MAX_MTU: Record<PathName, number> = { veth: 65535, slirp: 65520, tuntcp: 65535 };
+const MAX_MTU: Record<PathName, number> = { veth: 65535, slirp: 65520, tuntcp: 65535, 'tuntcp-nooff': 65535 };
 const IPERF3_PORT = 5201;
 const RR_PORT_BASE = 7001;
 /**
@@ -62,7 +75,8 @@ const HELP = `usage: npm run bench -- [options]
   --seconds N        iperf3 -t N
   --idle N           idle connections to hold (default 10000)
   --idle-100k        the same as --idle 100000
-  --paths LIST       which of veth,slirp,tuntcp to run (default: all)
+  --paths LIST       which of veth,slirp,tuntcp,tuntcp-nooff to run (default: all); tuntcp-nooff is
+                     tuntcp --no-offload, measured for throughput and parallel streams only
   --mtus LIST        1500 and/or max (default: 1500,max; --smoke: 1500)
   --concurrency N    short connections in flight at once (default 4)
   --parallel LIST    iperf3 -P values for the parallel-streams measurement at MTU 1500
@@ -163,7 +177,7 @@ const requestedPaths: PathName[] = values.profile
       .split(',')
       .filter((p) => p !== '')
       .map((p) => {
-        if (!(ALL_PATHS as readonly string[]).includes(p)) die(`--paths: unknown path '${p}' (veth, slirp, tuntcp)`);
+        if (!(ALL_PATHS as readonly string[]).includes(p)) die(`--paths: unknown path '${p}' (${ALL_PATHS.join(', ')})`);
         return p as PathName;
       });
 
@@ -302,12 +316,19 @@ async function setupSlirp(res: Resources, mtu: number, rrPorts: number[]): Promi
   };
 }
 
-async function setupTuntcp(res: Resources, mtu: number, rrPorts: number[], idleAddrs: number, cpuProfDir?: string): Promise<Endpoint & { proc: Proc }> {
-  const ns = `${tag}-tt`;
+async function setupTuntcp(
+  res: Resources,
+  mtu: number,
+  rrPorts: number[],
+  idleAddrs: number,
+  cpuProfDir?: string,
+  offload = true,
+): Promise<Endpoint & { proc: Proc }> {
+  const ns = offload ? `${tag}-tt` : `${tag}-tn`;
   // The server creates (and on exit removes) the namespace; we only make sure it goes.
   res.adoptNamespace(ns);
   const args = ['--netns', ns, '--mtu', String(mtu), '--iperf3-port', String(IPERF3_PORT), '--rr-ports', rrPorts.join(',') || '0'];
-  args.push('--max-connections', String(config.idle + 10_000));
+  args.push('--max-connections', String(config.idle + 10_000), '--offload', offload ? 'on' : 'off');
   if (values.rcvbuf !== undefined) args.push('--rcvbuf', values.rcvbuf);
   if (values.sndbuf !== undefined) args.push('--sndbuf', values.sndbuf);
   const prof = cpuProfDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
@@ -321,7 +342,7 @@ async function setupTuntcp(res: Resources, mtu: number, rrPorts: number[], idleA
   }
   tuneClientNamespace(ns);
   return {
-    path: 'tuntcp',
+    path: offload ? 'tuntcp' : 'tuntcp-nooff',
     mtu,
     clientNs: ns,
     server: '10.0.0.2',
@@ -631,6 +652,7 @@ async function setupPaths(res: Resources, paths: PathName[], mtuSetting: string,
     const mtu = mtuSetting === 'max' ? MAX_MTU[p] : 1500;
     if (p === 'veth') eps.push(await setupVeth(res, mtu, rrPorts, withRr ? idlePorts : 1));
     else if (p === 'slirp') eps.push(await setupSlirp(res, mtu, rrPorts));
+    else if (p === 'tuntcp-nooff') eps.push(await setupTuntcp(res, mtu, [], 1, undefined, false));
     else {
       if (idleProfileDir !== undefined) mkdirSync(idleProfileDir, { recursive: true });
       eps.push(await setupTuntcp(res, mtu, rrPorts, withRr ? idlePorts : 1, idleProfileDir));
@@ -831,6 +853,7 @@ async function benchmark(paths: PathName[]): Promise<void> {
         }
         for (const ep of eps) {
           if (!only.has('rr')) break;
+          if (THROUGHPUT_ONLY.has(ep.path)) continue;
           process.stderr.write(`bench: round ${round}/${config.rounds}, ${LABEL[ep.path]}: short connections, round trip\n`);
           record(samples, 'crr', ep.path, await shortConnections(res, ep));
           const rt = await roundTrip(res, ep);
@@ -840,6 +863,7 @@ async function benchmark(paths: PathName[]): Promise<void> {
       }
       if (std && only.has('idle')) {
         for (const ep of eps) {
+          if (THROUGHPUT_ONLY.has(ep.path)) continue;
           process.stderr.write(`bench: ${LABEL[ep.path]}: ${config.idle} idle connections\n`);
           idle[ep.path] = await idleConnections(res, ep);
           if (idleProfileDir !== undefined && ep.path === 'tuntcp') await summarizeIdleProfile(ep, idle[ep.path] ?? null);

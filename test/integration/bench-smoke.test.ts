@@ -56,7 +56,13 @@ describe.skipIf(!canRunIntegration() || !haveIperf3)('npm run bench -- --smoke',
     const report = JSON.parse(readFileSync(out, 'utf8')) as BenchReport;
 
     const expected = ['veth', 'tuntcp', ...(haveSlirp ? ['slirp'] : [])];
-    expect([...report.config.paths].sort()).toEqual([...expected].sort());
+    // tuntcp --no-offload: throughput and parallel streams only.
+    const throughputOnly = ['tuntcp-nooff'];
+    expect([...report.config.paths].sort()).toEqual([...expected, ...throughputOnly].sort());
+    for (const key of ['recv_1500', 'send_1500', 'par_recv_P1', 'par_send_P8']) {
+      const median = report.results[key]?.paths['tuntcp-nooff']?.median;
+      expect(Number.isFinite(median) && median! > 0, `${key} on tuntcp-nooff: ${String(median)}\n${stderr}`).toBe(true);
+    }
     // --smoke runs the parallel-streams measurement with iperf3 -P 1 and -P 8.
     const parallelKeys = ['par_recv_P1', 'par_recv_P8', 'par_send_P1', 'par_send_P8'];
     for (const key of ['recv_1500', 'send_1500', 'crr', 'rr_median', 'rr_p99', ...parallelKeys]) {
