@@ -81,7 +81,8 @@ const HELP = `usage: npm run bench -- [options]
   --concurrency N    short connections in flight at once (default 4)
   --parallel LIST    iperf3 -P values for the parallel-streams measurement at MTU 1500
                      (default 1,8,64; --smoke: 1,8; 'none' skips it); each run -t 2 (--quick: -t 1)
-  --rcvbuf B, --sndbuf B   tuntcp's per-connection buffers (default: the stack's defaults)
+  --rcvbuf B, --sndbuf B   tuntcp's per-connection buffers (default 262144 each; \`tuntcp serve\`
+                     defaults to 65536, small enough to watch windows close)
   --out FILE         where the JSON goes (default bench/results/<date>.json)
   --only LIST        run only these measurements: throughput, parallel, rr, idle (default: all)
   --profile          tuntcp only: iperf3 both ways under node --cpu-prof; prints the top 15 self-time functions;
@@ -106,8 +107,10 @@ const { values } = parseArgs({
     mtus: { type: 'string' },
     concurrency: { type: 'string', default: '4' },
     parallel: { type: 'string' },
-    rcvbuf: { type: 'string' },
-    sndbuf: { type: 'string' },
+    // The kernel's sockets (veth, and slirp4netns's host side) start at
+    // 128 KiB and autotune up to several MiB; 256 KiB each is modest.
+    rcvbuf: { type: 'string', default: '262144' },
+    sndbuf: { type: 'string', default: '262144' },
     out: { type: 'string' },
     'max-minutes': { type: 'string', default: '30' },
     help: { type: 'boolean', short: 'h', default: false },
@@ -329,8 +332,7 @@ async function setupTuntcp(
   res.adoptNamespace(ns);
   const args = ['--netns', ns, '--mtu', String(mtu), '--iperf3-port', String(IPERF3_PORT), '--rr-ports', rrPorts.join(',') || '0'];
   args.push('--max-connections', String(config.idle + 10_000), '--offload', offload ? 'on' : 'off');
-  if (values.rcvbuf !== undefined) args.push('--rcvbuf', values.rcvbuf);
-  if (values.sndbuf !== undefined) args.push('--sndbuf', values.sndbuf);
+  args.push('--rcvbuf', values.rcvbuf ?? '262144', '--sndbuf', values.sndbuf ?? '262144');
   const prof = cpuProfDir !== undefined ? ['--cpu-prof', '--cpu-prof-dir', cpuProfDir] : [];
   // In our own namespace: the stack opens its TUN inside `ns` itself (setns in the addon).
   const proc = res.start('tuntcp-server', null, nodeTs('tuntcp-server.ts', args, prof), { timeoutMs: 3_600_000 });
@@ -728,6 +730,21 @@ function table(
       : [];
     rows.push([`${m.label} [${m.unit}${m.better === 'lower' ? ', lower is better' : ''}]`, ...paths.map((p) => cell(spreads[p] ?? null, m.digits)), ...ratios]);
   }
+  // The issue's large-segment target may be met "at 65535, or with TSO/GRO
+  // through IFF_VNET_HDR": tuntcp at MTU 1500 with offload (its default)
+  // against slirp4netns at its largest MTU.
+  if (hasSlirp && paths.includes('tuntcp')) {
+    for (const [dir, what] of [['recv', 'receives'], ['send', 'sends']] as const) {
+      const ours = spread(samples.get(`${dir}_1500`)?.get('tuntcp') ?? []);
+      const theirs = spread(samples.get(`${dir}_max`)?.get('slirp') ?? []);
+      if (ours === null || theirs === null) continue;
+      rows.push([
+        `throughput, stack ${what}: tuntcp at MTU 1500 with TSO/GRO vs slirp4netns at its largest MTU [Gbit/s]`,
+        ...paths.map((p) => (p === 'tuntcp' ? cell(ours, 2) : p === 'slirp' ? cell(theirs, 2) : '')),
+        ...paths.filter((p) => p !== 'slirp').map((p) => (p === 'tuntcp' ? ratio(ours.median, theirs.median) : '')),
+      ]);
+    }
+  }
   if (parallel !== null) {
     const maxP = config.parallel[config.parallel.length - 1]!;
     const minP = config.parallel[0]!;
@@ -877,6 +894,7 @@ async function benchmark(paths: PathName[]): Promise<void> {
     '',
     `Medians of ${config.rounds} round(s), (min–max) beside them; the rounds interleave the paths. ` +
       `Largest MTU: ${paths.map((p) => `${LABEL[p]} ${MAX_MTU[p]}`).join(', ')}.`,
+    `tuntcp's buffers: ${values.rcvbuf} B receive, ${values.sndbuf} B send per connection (--rcvbuf/--sndbuf; the kernel's autotune from 128 KiB up).`,
     '¹ ' + paths.map((p) => `${LABEL[p]}: ${idle[p]?.process ?? 'n/a'}`).join('; ') + '.' +
       ` Each process may hold ${NOFILE.toLocaleString('en-US')} descriptors (the hard limit here): slirp4netns needs one per connection, tuntcp none.`,
     `Load average at start ${(info['loadavgAtStart'] as number[]).map((l) => l.toFixed(2)).join(' ')}, at end ${os.loadavg().map((l) => l.toFixed(2)).join(' ')} (${os.cpus().length} CPUs).`,

@@ -135,7 +135,9 @@ export class Tcp implements TransportLayer, TcpApi {
     this.host = {
       config: this.config,
       stats: this.stats,
-      offloadMaxSize: offloadMaxSize > init.mtu ? offloadMaxSize : 0,
+      // Also at an MTU as large as the super-packet limit, where TSO never
+      // applies: the checksum offload still does.
+      offloadMaxSize,
       transmit: (packet, offload = 0) => self.transmit(packet, offload),
       release: (conn) => self.releaseConnection(conn),
       timerArmed: (conn) => {
