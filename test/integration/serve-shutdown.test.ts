@@ -95,10 +95,14 @@ describe.skipIf(!canRunIntegration())('tuntcp serve: Ctrl-C during 20 active tra
     expect(tookMs).toBeLessThan(GRACE_MS + 1_000);
     expect(cli.stderr()).toMatch(/stopping: listeners closed; 20 open connection\(s\) have 1500 ms to finish/);
 
-    // Every client notices within a few seconds of the server's exit.
+    // Every client notices soon after the server's exit. "Soon" is the
+    // rate-limited curl's to decide: it reads in whatever chunks the kernel
+    // has buffered and then sleeps until its average is back at 100 KB/s;
+    // the reset is seen at its next read (up to ~6 s here with offload,
+    // where the kernel's receive buffer grows faster).
     const all = Promise.all(clients.map(async (c) => ({ kind: c.kind, r: await c.peer.done })));
-    const results = await Promise.race([all, sleep(5_000).then(() => null)]);
-    if (results === null) throw new Error('some clients were still running 5 s after the server exited');
+    const results = await Promise.race([all, sleep(15_000).then(() => null)]);
+    if (results === null) throw new Error('some clients were still running 15 s after the server exited');
     const seen = results.map(({ kind, r }) => `${kind}: exit ${r.code ?? r.signal} ${outcome(kind, r)} ${r.stderr.trim().split('\n').at(-1) ?? ''}`);
     console.log(seen.join('\n'));
     for (const { kind, r } of results) {

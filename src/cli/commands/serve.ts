@@ -20,6 +20,9 @@ import { openTraceSink, TRACE_HELP, type TraceSink } from '../trace.ts';
 
 
 /** TCP tunables shared by the commands that run a stack with connections (`serve`, `get`). */
+/** How long the stack keeps running after the shutdown's RSTs (see graceful shutdown). */
+const RESET_LINGER_MS = 200;
+
 export interface TcpCliOptions {
   rcvbuf: number;
   sndbuf: number;
@@ -244,8 +247,12 @@ export const serveCommand: CommandModule<object, ServeOptions> = {
         const aborted = sockets.filter((s) => !s.destroyed);
         for (const socket of aborted) socket.resetAndDestroy();
         if (aborted.length > 0) log.info(`reset ${aborted.length} connection(s) still open after the grace period`);
-        // Let the RSTs leave before the device goes away.
-        await new Promise((r) => setTimeout(r, 10));
+        // Let the RSTs leave before the device goes away, and stay a moment
+        // to answer what they provoke: an RST whose sequence number is in
+        // the peer's window but not exactly RCV.NXT (data of ours it never
+        // took) draws a challenge ACK (RFC 5961 §3.2), which the closed
+        // connection answers with an RST at exactly its ACK number.
+        if (aborted.length > 0) await new Promise((r) => setTimeout(r, RESET_LINGER_MS));
         await control?.close();
         await stack.close();
         await trace?.close();
