@@ -87,6 +87,7 @@ const HELP = `usage: npm run bench -- [options]
   --only LIST        run only these measurements: throughput, parallel, rr, idle (default: all)
   --profile          tuntcp only: iperf3 both ways under node --cpu-prof; prints the top 15 self-time functions;
                      with --only idle: the idle connections' connect phase under node --cpu-prof instead
+  --profile-crr      with --profile: the short-connection run (crr) instead of iperf3 (figure in conn/s)
   --max-minutes N    stop (and clean up) after N minutes whatever happens (default 30)
 
 Needs root (namespaces, TUN), /dev/net/tun, ip, iperf3 and slirp4netns:
@@ -98,6 +99,7 @@ const { values } = parseArgs({
     quick: { type: 'boolean', default: false },
     smoke: { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
+    'profile-crr': { type: 'boolean', default: false },
     rounds: { type: 'string' },
     seconds: { type: 'string' },
     idle: { type: 'string' },
@@ -963,8 +965,9 @@ async function profile(): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const mtuSetting = config.mtus[0] ?? '1500';
   const summaries: Record<string, ProfileSummary & { gbps: number; file: string; stats: ServerStats | null; cpu: { user: number; system: number; wall: number } | null }> = {};
-  for (const reverse of [false, true]) {
-    const name = reverse ? 'sends' : 'receives';
+  const crr = values['profile-crr'];
+  for (const reverse of crr ? [false] : [false, true]) {
+    const name = crr ? 'crr' : reverse ? 'sends' : 'receives';
     const sub = path.join(dir, name);
     mkdirSync(sub, { recursive: true });
     let gbps = NaN;
@@ -974,12 +977,13 @@ async function profile(): Promise<void> {
     // our read(2)/write(2) calls on the TUN, which the JS profile cannot split out.
     let cpu: { user: number; system: number; wall: number } | null = null;
     await withPhase(async (res) => {
-      const ep = await setupTuntcp(res, mtuSetting === 'max' ? MAX_MTU.tuntcp : 1500, [], 1, sub);
+      const ep = await setupTuntcp(res, mtuSetting === 'max' ? MAX_MTU.tuntcp : 1500, crr ? [RR_PORT_BASE] : [], 1, sub);
       process.stderr.write(`bench: profiling tuntcp while it ${name} (iperf3 -t ${config.iperfSeconds}${reverse ? ' -R' : ''})\n`);
       // CLOCK_MONOTONIC in microseconds, the clock of the profile's timestamps.
       const from = Number(process.hrtime.bigint() / 1000n);
       const cpuBefore = cpuSeconds(ep.proc.pid);
-      gbps = await iperf3(res, ep, reverse);
+      // --profile-crr: the figure is conn/s, printed where Gbit/s would be.
+      gbps = crr ? await shortConnections(res, ep) : await iperf3(res, ep, reverse);
       const cpuAfter = cpuSeconds(ep.proc.pid);
       window = [from, Number(process.hrtime.bigint() / 1000n)];
       if (cpuBefore && cpuAfter) {

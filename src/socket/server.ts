@@ -33,6 +33,9 @@ export class Server extends EventEmitter {
   private readonly sockets = new Set<Socket>();
   private closing = false;
   private accepting: boolean;
+  /** What every accepted Socket is given (Socket keeps it; never mutated). */
+  private readonly socketOptions: SocketOptions;
+  private readonly onSocketClose: (this: Socket) => void;
 
   constructor(
     private readonly host: StackHost,
@@ -41,6 +44,13 @@ export class Server extends EventEmitter {
   ) {
     super();
     this.accepting = options.autoAccept ?? true;
+    this.socketOptions = { allowHalfOpen: options.allowHalfOpen ?? false };
+    const sockets = this.sockets;
+    const server = this;
+    this.onSocketClose = function (this: Socket): void {
+      sockets.delete(this);
+      server.maybeEmitClose();
+    };
     if (connectionListener) this.on('connection', connectionListener);
   }
 
@@ -121,12 +131,11 @@ export class Server extends EventEmitter {
       if (!listener) return;
       const conn = listener.accept();
       if (!conn) return;
-      const socket = new Socket(this.host, { allowHalfOpen: this.options.allowHalfOpen ?? false }, conn);
+      const socket = new Socket(this.host, this.socketOptions, conn);
       this.sockets.add(socket);
-      socket.once('close', () => {
-        this.sockets.delete(socket);
-        this.maybeEmitClose();
-      });
+      // 'close' comes once per socket: one listener shared by all of them
+      // (`this` is the socket) instead of a closure and a once-wrapper each.
+      socket.on('close', this.onSocketClose);
       this.emit('connection', socket);
     }
   }

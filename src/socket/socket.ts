@@ -55,6 +55,8 @@ export class Socket extends Duplex {
   private idleTimeoutMs = 0;
   private idleTimer: NodeJS.Timeout | null = null;
   private noDelay: boolean;
+  private pullTaskFn: (() => void) | null = null;
+  private flushTaskFn: (() => void) | null = null;
 
   constructor(host: StackHost, options: SocketOptions = {}, connection?: TcpConnection) {
     super({ allowHalfOpen: options.allowHalfOpen ?? false, emitClose: true, autoDestroy: true });
@@ -268,55 +270,80 @@ export class Socket extends Duplex {
 
   private attach(conn: TcpConnection): void {
     this.conn = conn;
-    const events: ConnectionEvents = {
-      onEstablished: () => {
-        this.connecting = false;
-        this.touch();
-        // Node emits 'connect' asynchronously; listeners added right after
-        // connect() must see it, and the core must not be re-entered from here.
-        process.nextTick(() => {
-          if (this.destroyed) return;
-          this.emit('connect');
-          this.emit('ready');
-          this.flushPendingWrite();
-          if (this.pendingFinal && !this.pendingWrite) {
-            const cb = this.pendingFinal;
-            this.pendingFinal = null;
-            this.sendFin(cb);
-          }
-          if (this.wantsData) this.pull();
-        });
-      },
-      onReadable: () => {
-        this.touch();
-        if (this.wantsData) queueMicrotask(() => this.pull());
-      },
-      onWritable: () => {
-        this.touch();
-        if (this.pendingWrite) queueMicrotask(() => this.flushPendingWrite());
-      },
-      onEnd: () => {
-        this.remoteEnded = true;
-        queueMicrotask(() => this.pull());
-      },
-      onClose: (error) => {
-        this.connClosed = true;
-        this.connecting = false;
-        queueMicrotask(() => {
-          if (error) {
-            this.destroy(error);
-            return;
-          }
-          // Orderly close: anything unread is still in the ring; the stream
-          // ends once it is drained and then destroys itself (autoDestroy).
-          this.remoteEnded = true;
-          this.pull();
-          if (this.pendingWrite) this.destroy(new StackError('EPIPE', 'connection closed with data unsent', 'write'));
-        });
-      },
-    };
-    conn.events = events;
+    // One small object with prototype methods rather than five closures: at
+    // thousands of connections per second each closure is garbage (and, run
+    // through tsx, each named one also pays a defineProperty for its name).
+    conn.events = new SocketEvents(this);
     if (conn.state === 'ESTABLISHED' || conn.state === 'CLOSE-WAIT') this.connecting = false;
+  }
+
+  // ---- the connection's events (through SocketEvents) ---------------------------
+
+  /** @internal */
+  _onConnEstablished(): void {
+    this.connecting = false;
+    this.touch();
+    // Node emits 'connect' asynchronously; listeners added right after
+    // connect() must see it, and the core must not be re-entered from here.
+    process.nextTick(emitConnect, this);
+  }
+
+  /** @internal The nextTick after onEstablished. */
+  _afterEstablished(): void {
+    if (this.destroyed) return;
+    this.emit('connect');
+    this.emit('ready');
+    this.flushPendingWrite();
+    if (this.pendingFinal && !this.pendingWrite) {
+      const cb = this.pendingFinal;
+      this.pendingFinal = null;
+      this.sendFin(cb);
+    }
+    if (this.wantsData) this.pull();
+  }
+
+  /** @internal */
+  _onConnReadable(): void {
+    this.touch();
+    if (this.wantsData) queueMicrotask(this.pullTask());
+  }
+
+  /** @internal */
+  _onConnWritable(): void {
+    this.touch();
+    if (this.pendingWrite) queueMicrotask(this.flushTask());
+  }
+
+  /** @internal */
+  _onConnEnd(): void {
+    this.remoteEnded = true;
+    queueMicrotask(this.pullTask());
+  }
+
+  /** @internal */
+  _onConnClose(error: StackError | null): void {
+    this.connClosed = true;
+    this.connecting = false;
+    queueMicrotask(() => {
+      if (error) {
+        this.destroy(error);
+        return;
+      }
+      // Orderly close: anything unread is still in the ring; the stream
+      // ends once it is drained and then destroys itself (autoDestroy).
+      this.remoteEnded = true;
+      this.pull();
+      if (this.pendingWrite) this.destroy(new StackError('EPIPE', 'connection closed with data unsent', 'write'));
+    });
+  }
+
+  /** The microtask that pulls from the ring: made once per socket, on first use. */
+  private pullTask(): () => void {
+    return (this.pullTaskFn ??= () => this.pull());
+  }
+
+  private flushTask(): () => void {
+    return (this.flushTaskFn ??= () => this.flushPendingWrite());
   }
 
   /** Moves bytes from the receive ring into the stream while the stream wants them. */
@@ -418,4 +445,28 @@ export class Socket extends Duplex {
     if (this.idleTimer) clearTimeout(this.idleTimer);
     this.idleTimer = null;
   }
+}
+
+/** The core's events for one Socket: forwards to its internal handlers. */
+class SocketEvents implements ConnectionEvents {
+  constructor(private readonly socket: Socket) {}
+  onEstablished(): void {
+    this.socket._onConnEstablished();
+  }
+  onReadable(): void {
+    this.socket._onConnReadable();
+  }
+  onWritable(): void {
+    this.socket._onConnWritable();
+  }
+  onEnd(): void {
+    this.socket._onConnEnd();
+  }
+  onClose(error: StackError | null): void {
+    this.socket._onConnClose(error);
+  }
+}
+
+function emitConnect(socket: Socket): void {
+  socket._afterEstablished();
 }

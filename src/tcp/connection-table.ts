@@ -13,8 +13,17 @@ function endpointKey(address: Ipv4Address, port: number): number {
   return (address >>> 0) * PORTS + port;
 }
 
+/** Empty inner maps kept for reuse: bounded, so a scan leaves nothing behind. */
+const MAX_SPARE_MAPS = 64;
+
 export class ConnectionTable {
   private readonly byRemote = new Map<number, Map<number, Connection>>();
+  /**
+   * Every short connection from a new remote port needs an inner map of its
+   * own and empties it again when it goes: reusing them saves a Map
+   * allocation per connection at thousands of connections per second.
+   */
+  private readonly spareMaps: Map<number, Connection>[] = [];
   private count = 0;
 
   get size(): number {
@@ -33,7 +42,7 @@ export class ConnectionTable {
     const rk = endpointKey(conn.remoteAddress, conn.remotePort);
     let inner = this.byRemote.get(rk);
     if (inner === undefined) {
-      inner = new Map();
+      inner = this.spareMaps.pop() ?? new Map();
       this.byRemote.set(rk, inner);
     }
     const lk = endpointKey(conn.localAddress, conn.localPort);
@@ -50,7 +59,10 @@ export class ConnectionTable {
     if (inner.get(lk) !== conn) return;
     inner.delete(lk);
     this.count--;
-    if (inner.size === 0) this.byRemote.delete(rk);
+    if (inner.size === 0) {
+      this.byRemote.delete(rk);
+      if (this.spareMaps.length < MAX_SPARE_MAPS) this.spareMaps.push(inner);
+    }
   }
 
   *values(): IterableIterator<Connection> {

@@ -39,17 +39,32 @@ interface Incoming {
   /** SEG.SEQ after trimming. */
   seq: number;
   /** SEG.SEQ as it arrived (the SND.WL1 rule uses it). */
-  readonly origSeq: number;
-  readonly ack: number;
-  readonly window: number;
+  origSeq: number;
+  ack: number;
+  window: number;
   syn: boolean;
   fin: boolean;
-  readonly rst: boolean;
-  readonly hasAck: boolean;
-  readonly psh: boolean;
+  rst: boolean;
+  hasAck: boolean;
+  psh: boolean;
   payload: Uint8Array;
   /** A super-packet's segment size (GRO, src/link/offload.ts), else 0. */
-  readonly segmentSize: number;
+  segmentSize: number;
+}
+
+/** Refills a reused Incoming (same fields, same order as `incoming`). */
+function fillIncoming(inc: Incoming, seg: TcpView): void {
+  inc.seq = seg.seq;
+  inc.origSeq = seg.seq;
+  inc.ack = seg.ack;
+  inc.window = seg.window;
+  inc.syn = seg.syn;
+  inc.fin = seg.fin;
+  inc.rst = seg.rst;
+  inc.hasAck = seg.hasAck;
+  inc.psh = seg.psh;
+  inc.payload = seg.payload;
+  inc.segmentSize = seg.segmentSize;
 }
 
 function incoming(seg: TcpView): Incoming {
@@ -133,9 +148,32 @@ function synSentArrives(c: Connection, seg: TcpView, now: number): void {
 
 // ---- RFC 9293 §3.10.7.4: SYN-RECEIVED and the synchronized states ---------------
 
+/**
+ * One Incoming reused for the segments of the synchronized states (most of
+ * them): an object per segment was a steady share of the short-connection
+ * garbage. Taken while in use, so a nested arrival (none is expected: the
+ * core is not re-entrant) gets a fresh one instead of clobbering it.
+ */
+let spareIncoming: Incoming | null = null;
+const NO_PAYLOAD = new Uint8Array(0);
+
 function synchronizedArrives(c: Connection, seg: TcpView, now: number): void {
+  const inc = spareIncoming ?? incoming(seg);
+  if (inc === spareIncoming) {
+    spareIncoming = null;
+    fillIncoming(inc, seg);
+  }
+  try {
+    arrivesWith(c, seg, inc, now);
+  } finally {
+    // No reference to the segment's bytes outlives it.
+    inc.payload = NO_PAYLOAD;
+    spareIncoming = inc;
+  }
+}
+
+function arrivesWith(c: Connection, seg: TcpView, inc: Incoming, now: number): void {
   const stats = c.host.stats;
-  const inc = incoming(seg);
   // Timestamps and SACK blocks, if negotiated (segment-options.ts).
   readArrivalOptions(c, seg);
 

@@ -272,6 +272,18 @@ export class Tcp implements TransportLayer, TcpApi {
       pending.delete(conn);
       const s = conn.state;
       if (!conn.ackNow || s === 'CLOSED' || s === 'LISTEN' || s === 'SYN-SENT') continue;
+      if (s === 'CLOSE-WAIT' && !conn.detached) {
+        // RCV.NXT moves no more in CLOSE-WAIT, so this is the ACK of the
+        // peer's FIN. As Linux (tcp_fin enters pingpong mode), it is due now
+        // rather than sent now: the application, told of the end of stream
+        // as this batch ends, usually closes at once, and our FIN (or a last
+        // reply) carries the ACK — one packet less per short connection.
+        // Otherwise the delayed-ACK timer sends it at the next poll, one
+        // timer tick later.
+        conn.timers.delayedAck = now;
+        this.host.timerArmed(conn);
+        continue;
+      }
       sendAck(conn, now);
     }
   }

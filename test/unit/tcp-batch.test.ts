@@ -74,6 +74,51 @@ describe('ACK coalescing within a batch', () => {
     peer.expect({ flags: 'A', ack: 1001 + 50 * 1460, len: 0 });
   });
 
+  it("the peer's FIN in a batch: our FIN, written as the batch ends, carries its ACK (one segment, not two)", () => {
+    const peer = new TcpPeer();
+    const { conn } = peer.establishPassive();
+    peer.tcp.beginBatch();
+    peer.send({ flags: 'FA', seq: 1001, ack: 5001 });
+    peer.tcp.endBatch(peer.now);
+    expect(conn.state).toBe('CLOSE-WAIT');
+    peer.expectNothing();
+    // The application closes on end of stream, before the next timer poll.
+    conn.shutdown();
+    peer.expect({ flags: 'FA', seq: 5001, ack: 1002, at: 0 });
+    peer.expectNothing();
+    peer.advance(100);
+    peer.expectNothing();
+  });
+
+  it("the peer's FIN in a batch: an application that does not close gets it ACKed at the next poll", () => {
+    const peer = new TcpPeer();
+    const { conn } = peer.establishPassive();
+    peer.tcp.beginBatch();
+    peer.send({ flags: 'FA', seq: 1001, ack: 5001 });
+    peer.tcp.endBatch(peer.now);
+    peer.expectNothing();
+    // Due now: the first poll (no later than a timer tick) sends it.
+    peer.advance(0);
+    peer.expect({ flags: 'A', seq: 5001, ack: 1002, len: 0, at: 0 });
+    expect(conn.state).toBe('CLOSE-WAIT');
+    peer.advance(100);
+    peer.expectNothing();
+  });
+
+  it("the peer's FIN in a batch while we are closing (FIN-WAIT-2) is ACKed at once", () => {
+    const peer = new TcpPeer();
+    const { conn } = peer.establishPassive();
+    conn.shutdown();
+    peer.expect({ flags: 'FA', seq: 5001, ack: 1001 });
+    peer.send({ flags: 'A', seq: 1001, ack: 5002 });
+    expect(conn.state).toBe('FIN-WAIT-2');
+    peer.tcp.beginBatch();
+    peer.send({ flags: 'FA', seq: 1001, ack: 5002 });
+    peer.tcp.endBatch(peer.now);
+    peer.expect({ flags: 'A', seq: 5002, ack: 1002, len: 0, at: 0 });
+    expect(conn.state).toBe('TIME-WAIT');
+  });
+
   it('outside a batch nothing is deferred', () => {
     const peer = new TcpPeer();
     peer.establishPassive();
