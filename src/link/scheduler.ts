@@ -18,7 +18,10 @@ export interface Scheduler {
 export const realTimeScheduler: Scheduler = {
   now: () => performance.now(),
   at(when, fn) {
-    const handle = setTimeout(fn, Math.max(0, when - performance.now()));
+    // Whole milliseconds: Node keeps one timer list per distinct delay, and
+    // fractional delays gave nearly every timer a list of its own. Rounding
+    // up never fires before `when`.
+    const handle = setTimeout(fn, Math.max(0, Math.ceil(when - performance.now())));
     return { cancel: () => clearTimeout(handle) };
   },
 };

@@ -63,6 +63,13 @@ export class Driver implements StackHost {
     if (this.closed) return;
     const deadline = this.core.nextDeadline();
     if (deadline === this.armedAt) return;
+    // A timer armed before a (finite) deadline stays: when it fires it polls
+    // (finding nothing due yet) and re-arms for the earliest deadline then.
+    // Re-arming whenever the deadline moved later cost a
+    // clearTimeout/setTimeout pair per change, about three per short
+    // connection. With no deadline at all it is cancelled, so that an idle
+    // stack does not keep the process awake.
+    if (this.timer !== null && this.armedAt < deadline && deadline !== Infinity) return;
     this.timer?.cancel();
     this.timer = null;
     this.armedAt = deadline;
