@@ -551,6 +551,16 @@ class Iperf3Test {
     this.finish(why);
   }
 
+  /** DISPLAY_RESULTS is sent: the client has everything; only its IPERF_DONE is outstanding. */
+  get resultsDelivered(): boolean {
+    return this.phase === 'display' || this.phase === 'done';
+  }
+
+  /** Ends a test whose client has its results (see resultsDelivered) as a clean one. */
+  complete(): void {
+    this.finish(null);
+  }
+
   /** Server shutdown: SERVER_TERMINATE, as iperf3 -s does on a signal. */
   terminate(): void {
     if (this.finished) return;
@@ -616,6 +626,10 @@ export function startIperf3(net: TuntcpNet, port = 5201, options: Iperf3Options 
 
   const onSocket = (socket: Socket): void => {
     socket.on('error', () => undefined);
+    // The last test's client has its results and is about to say IPERF_DONE
+    // and close; a client starting right after it (a script running tests
+    // back to back, the bench) would otherwise be told the server is busy.
+    if (active !== null && active.resultsDelivered) active.complete();
     // Busy outside the stream-creation window: refuse at once without reading,
     // as iperf_accept does, so a stray client cannot stall a running test.
     if (active !== null && active.phase !== 'create-streams') {

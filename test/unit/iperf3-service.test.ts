@@ -149,6 +149,23 @@ describe('iperf3 server protocol (virtual time)', () => {
     await finish(vnet, ctrl);
   });
 
+  it('a new client right after DISPLAY_RESULTS, before the last one said IPERF_DONE, starts its test', async () => {
+    const { vnet, tests } = setup();
+    const first = await handshake(vnet, {}, 1);
+    first.ctrl.socket.write(Buffer.from([IPERF3_STATE.TEST_END]));
+    expect(await first.ctrl.state()).toBe(IPERF3_STATE.EXCHANGE_RESULTS);
+    first.ctrl.socket.write(json({ cpu_util_total: 1, cpu_util_user: 1, cpu_util_system: 0, sender_has_retransmits: 0, streams: [] }));
+    await first.ctrl.json();
+    expect(await first.ctrl.state()).toBe(IPERF3_STATE.DISPLAY_RESULTS);
+    // No IPERF_DONE yet: the next client connects.
+    const second = await handshake(vnet, {}, 1);
+    expect(tests).toHaveLength(1);
+    expect(tests[0]!.error).toBeNull();
+    await finish(vnet, second.ctrl);
+    expect(tests).toHaveLength(2);
+    expect(tests[1]!.error).toBeNull();
+  });
+
   it('a stream with the wrong cookie is refused; the right ones still start the test', async () => {
     const { vnet } = setup();
     const ctrl = Peer.open(vnet);
