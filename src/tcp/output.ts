@@ -64,7 +64,7 @@ function sendNextSegment(c: Connection, now: number, force: boolean): boolean {
   // Into a zero window the forced segment is a one-byte probe.
   if (force && inFlight === 0 && usable < 1) usable = 1;
   const mss = c.fullSegmentSize();
-  let len = Math.max(0, Math.min(unsent, mss, usable, sackGap));
+  const len = Math.max(0, Math.min(unsent, mss, usable, sackGap));
   // The FIN goes with the segment carrying the last byte. It needs no window:
   // it occupies no buffer at the receiver, and both Linux and our own
   // receiver accept a bare FIN at the edge of a closed window.
