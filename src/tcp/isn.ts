@@ -9,7 +9,18 @@
  * cannot predict them for another. The clock is derived from the `now`
  * passed in (the core reads no clock), and the secret is per stack instance.
  */
-import { hash, randomBytes } from 'node:crypto';
+import crypto, { createHash, randomBytes } from 'node:crypto';
+
+/**
+ * SHA-256 of `data`: crypto.hash (Node 20.12 and later) when there is one, a
+ * Hash object otherwise. Looked up on the module, not imported by name: a
+ * named import of an export the running Node lacks fails the whole program
+ * at load time, and package.json promises Node 20.
+ */
+const sha256: (data: Uint8Array) => Buffer =
+  typeof crypto.hash === 'function'
+    ? (data) => crypto.hash('sha256', data, 'buffer')
+    : (data) => createHash('sha256').update(data).digest();
 import type { Ipv4Address } from '../ip/address.ts';
 
 export type IsnGenerator = (
@@ -42,7 +53,7 @@ export function createIsnGenerator(secret: Uint8Array = randomBytes(SECRET_BYTES
     // ~3.3 µs), which counts at thousands of connections per second; with a
     // fixed-length input and 32 of 256 bits out, the secret-suffix hash is
     // as good a PRF here as the HMAC was.
-    const f = hash('sha256', input, 'buffer').readUInt32BE(0);
+    const f = sha256(input).readUInt32BE(0);
     const m = Math.floor(now * TICKS_PER_MS) % 0x1_0000_0000;
     return (m + f) >>> 0;
   };
