@@ -62,3 +62,20 @@ export class Prng {
     return this.nextFloat() < p;
   }
 }
+
+/**
+ * mulberry32 (Tommy Ettinger): 32 bits of state, uniform in [0, 1). Enough
+ * where a sequence only has to be the same every run (the packetdrill
+ * runner's ephemeral ports, randomized tests); the impairment layer uses
+ * the stronger, stream-splittable Prng above.
+ */
+export function mulberry32(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

@@ -20,6 +20,7 @@
  */
 import { formatIpv4, parseIpv4, type Ipv4Address } from '../ip/address.ts';
 import { Ipv4View } from '../ip/ipv4.ts';
+import { mulberry32 } from '../link/prng.ts';
 import type { TcpConnection, TcpState } from '../tcp/api.ts';
 import type { TcpConfig } from '../tcp/config.ts';
 import { ACK, SYN } from '../tcp/flags.ts';
@@ -115,18 +116,6 @@ const FREEBSD_STATE: Readonly<Record<TcpState, string>> = {
   CLOSING: 'CLOSING',
 };
 
-/** Deterministic PRNG (ephemeral ports): the same script picks the same ports every run. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 function secs(us: number): string {
   return (us / 1e6).toFixed(6);
 }
@@ -192,6 +181,7 @@ class Runner implements SocketHost {
             if (this.trace !== null) this.traceOutbound(bytes);
           },
           config: this.config,
+          // Deterministic ephemeral ports: the same script picks the same ports every run.
           random: mulberry32(0x70646b74),
           isnSecret: ISN_SECRET,
         });

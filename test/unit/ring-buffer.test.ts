@@ -1,17 +1,7 @@
 import { describe, expect, it } from 'vitest';
+// A deterministic PRNG (mulberry32), so a failing randomized run reproduces exactly.
+import { mulberry32 } from '../../src/link/prng.ts';
 import { RingBuffer } from '../../src/tcp/buffers/ring-buffer.ts';
-
-// Deterministic PRNG so a failing randomized run reproduces exactly.
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function bytes(from: number, n: number): Uint8Array {
   const b = new Uint8Array(n);

@@ -1,20 +1,10 @@
 // Hostile input: random bytes and mutated valid segments must never throw,
 // and nothing may grow without bound.
 import { describe, expect, it } from 'vitest';
+import { mulberry32 as prng } from '../../src/link/prng.ts';
 import type { TcpConnection } from '../../src/tcp/api.ts';
 import { buildTcpPacket } from '../../src/tcp/segment.ts';
 import { TcpPeer } from '../helpers/tcp-peer.ts';
-
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function checkBounds(peer: TcpPeer, maxConnections: number): void {
   expect(peer.tcp.connectionCount).toBeLessThanOrEqual(maxConnections);
