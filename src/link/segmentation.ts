@@ -6,7 +6,7 @@
  * impairment layer (it drops and reorders segments). Neither is on the fast
  * path, so clarity wins over allocation here.
  */
-import { foldSum, internetChecksum, pseudoHeaderSum, sumWords } from '../ip/checksum.ts';
+import { foldSum, internetChecksum, pseudoHeaderSum, sumWords, transportChecksum } from '../ip/checksum.ts';
 import { readU16, readU32, writeU16, writeU32 } from '../ip/bytes.ts';
 import { IP_PROTOCOL_TCP } from '../ip/ipv4-header.ts';
 import { OFFLOAD_CSUM_PARTIAL, offloadSegmentSize } from './offload.ts';
@@ -65,11 +65,8 @@ export function wirePackets(packet: Uint8Array, offload: number): Uint8Array[] {
 
 /** Computes the TCP checksum of a whole IPv4/TCP packet in place. */
 function finishTcpChecksum(packet: Uint8Array, ipHeader: number): void {
-  const tcp = packet.subarray(ipHeader);
   writeU16(packet, ipHeader + 16, 0);
-  const src = readU32(packet, 12);
-  const dst = readU32(packet, 16);
-  writeU16(packet, ipHeader + 16, internetChecksum(tcp, pseudoHeaderSum(src, dst, IP_PROTOCOL_TCP, tcp.length)));
+  writeU16(packet, ipHeader + 16, transportChecksum(readU32(packet, 12), readU32(packet, 16), IP_PROTOCOL_TCP, packet.subarray(ipHeader)));
 }
 
 /**

@@ -52,7 +52,10 @@ interface Incoming {
   segmentSize: number;
 }
 
-/** Refills a reused Incoming (same fields, same order as `incoming`). */
+/** The payload of an Incoming not in use: no reference to a segment's bytes outlives it. */
+const NO_PAYLOAD = new Uint8Array(0);
+
+/** Fills an Incoming from the segment: the one place that maps TcpView to Incoming (fresh or reused). */
 function fillIncoming(inc: Incoming, seg: TcpView): void {
   inc.seq = seg.seq;
   inc.origSeq = seg.seq;
@@ -68,19 +71,21 @@ function fillIncoming(inc: Incoming, seg: TcpView): void {
 }
 
 function incoming(seg: TcpView): Incoming {
-  return {
-    seq: seg.seq,
-    origSeq: seg.seq,
-    ack: seg.ack,
-    window: seg.window,
-    syn: seg.syn,
-    fin: seg.fin,
-    rst: seg.rst,
-    hasAck: seg.hasAck,
-    psh: seg.psh,
-    segmentSize: seg.segmentSize,
-    payload: seg.payload,
+  const inc: Incoming = {
+    seq: 0,
+    origSeq: 0,
+    ack: 0,
+    window: 0,
+    syn: false,
+    fin: false,
+    rst: false,
+    hasAck: false,
+    psh: false,
+    payload: NO_PAYLOAD,
+    segmentSize: 0,
   };
+  fillIncoming(inc, seg);
+  return inc;
 }
 
 export function segmentArrives(c: Connection, seg: TcpView, now: number): void {
@@ -155,7 +160,6 @@ function synSentArrives(c: Connection, seg: TcpView, now: number): void {
  * core is not re-entrant) gets a fresh one instead of clobbering it.
  */
 let spareIncoming: Incoming | null = null;
-const NO_PAYLOAD = new Uint8Array(0);
 
 function synchronizedArrives(c: Connection, seg: TcpView, now: number): void {
   const inc = spareIncoming ?? incoming(seg);
