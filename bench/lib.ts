@@ -12,6 +12,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { findExecutable } from '../src/tun/prerequisites.ts';
+import { superviseChild } from '../src/util/supervised-child.ts';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 /**
@@ -112,36 +113,18 @@ export class Resources {
       if (err.length < 64 * 1024) err += d;
     });
     child.stdin?.on('error', () => undefined);
-    let exited = false;
-    let timedOut = false;
-    const pid = child.pid ?? -1;
-    const kill = (signal: NodeJS.Signals): void => {
-      if (exited || pid < 0) return;
-      try {
-        process.kill(pid, signal);
-      } catch {
-        // already gone
-      }
-    };
-    const timer = setTimeout(() => {
-      timedOut = true;
-      kill('SIGKILL');
-    }, options.timeoutMs);
-    timer.unref();
-    const done = new Promise<{ code: number | null; signal: NodeJS.Signals | null; timedOut: boolean }>((resolve) => {
-      const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
-        if (exited) return;
-        exited = true;
-        clearTimeout(timer);
-        this.procs.delete(proc);
-        for (const w of [...lineWaiters]) w();
-        resolve({ code, signal, timedOut });
-      };
-      child.on('close', finish);
-      child.on('error', (e) => {
+    const supervised = superviseChild(child, {
+      timeoutMs: options.timeoutMs,
+      unrefTimer: true,
+      onError: (e) => {
         err += String(e);
-        finish(null, null);
-      });
+      },
+    });
+    const { pid, kill } = supervised;
+    const done = supervised.done.then((exit) => {
+      this.procs.delete(proc);
+      for (const w of [...lineWaiters]) w();
+      return exit;
     });
     const proc: Proc = {
       pid,
@@ -157,7 +140,7 @@ export class Resources {
             if (line !== undefined) {
               cleanup();
               resolve(line);
-            } else if (exited) {
+            } else if (supervised.exited) {
               cleanup();
               reject(new Error(`${name} exited before it was ready: ${err.trim().split('\n').slice(-3).join(' | ') || out.trim()}`));
             }
@@ -175,7 +158,7 @@ export class Resources {
         });
       },
       async stop(graceMs = 5_000) {
-        if (exited) return;
+        if (supervised.exited) return;
         kill('SIGTERM');
         const t = setTimeout(() => kill('SIGKILL'), graceMs);
         await done;

@@ -11,6 +11,7 @@ import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, openSync } from 'node:fs';
 import { promisify } from 'node:util';
+import { superviseChild } from '../../src/util/supervised-child.ts';
 
 const execFileAsync = promisify(execFile);
 
@@ -61,38 +62,20 @@ export function startInNetns(netns: string, cmd: readonly string[], options: Pee
   let err = '';
   child.stdout?.setEncoding('utf8').on('data', (d: string) => (out += d));
   child.stderr?.setEncoding('utf8').on('data', (d: string) => (err += d));
-  let exited = false;
-  let timedOut = false;
-  const pid = child.pid ?? -1;
-  const killPid = (signal: NodeJS.Signals): void => {
-    if (exited || pid < 0) return;
-    try {
-      process.kill(pid, signal);
-    } catch {
-      // already gone
-    }
-  };
-  const timer = setTimeout(() => {
-    timedOut = true;
-    killPid('SIGKILL');
-  }, options.timeoutMs);
+  const supervised = superviseChild(child, {
+    timeoutMs: options.timeoutMs,
+    onError: (e) => {
+      err += String(e);
+    },
+  });
   const peer: Peer = {
-    pid,
-    kill: killPid,
-    done: new Promise<PeerResult>((resolve) => {
-      const finish = (code: number | null, signal: NodeJS.Signals | null): void => {
-        if (exited) return;
-        exited = true;
-        clearTimeout(timer);
-        livePeers.delete(peer);
-        resolve({ code, signal, stdout: out, stderr: err, timedOut, ms: Date.now() - started });
-      };
-      // 'close' waits for the pipes, so stdout/stderr are complete.
-      child.on('close', finish);
-      child.on('error', (e) => {
-        err += String(e);
-        finish(null, null);
-      });
+    pid: supervised.pid,
+    // Without a signal, SIGTERM, as process.kill's own default.
+    kill: (signal = 'SIGTERM') => supervised.kill(signal),
+    // Resolved on 'close': stdout and stderr are complete.
+    done: supervised.done.then(({ code, signal, timedOut }) => {
+      livePeers.delete(peer);
+      return { code, signal, stdout: out, stderr: err, timedOut, ms: Date.now() - started };
     }),
   };
   livePeers.add(peer);
