@@ -168,6 +168,18 @@ describe('checkTunPrerequisites', () => {
   });
 });
 
+/** The sequence numbers of the echo replies with identifier `id` that `dev` reads from now on, in arrival order. */
+function collectEchoReplySeqs(dev: TunDevice, id: number): number[] {
+  const seqs: number[] = [];
+  dev.onPackets((packets) => {
+    for (const p of packets) {
+      const reply = parseEchoReply(p);
+      if (reply?.id === id) seqs.push(reply.seq);
+    }
+  });
+  return seqs;
+}
+
 describe.skipIf(!canRunIntegration())('TunDevice over a real TUN device in a namespace', () => {
   let ns: TestNamespace;
 
@@ -333,13 +345,7 @@ print(time.perf_counter() - t)
     const dev = TunDevice.open({ name: ns.dev, netns: ns.netns });
     try {
       await ns.waitUntilUp();
-      const seqs: number[] = [];
-      dev.onPackets((packets) => {
-        for (const p of packets) {
-          const reply = parseEchoReply(p);
-          if (reply?.id === 0x6261) seqs.push(reply.seq);
-        }
-      });
+      const seqs = collectEchoReplySeqs(dev, 0x6261);
       const rxBefore = ns.counter('rx_packets');
       const batch = Array.from({ length: 500 }, (_, i) => echoRequest(0x6261, i));
       dev.sendBatch(batch);
@@ -355,13 +361,7 @@ print(time.perf_counter() - t)
     const dev = TunDevice.open({ name: ns.dev, netns: ns.netns });
     try {
       await ns.waitUntilUp();
-      const seqs: number[] = [];
-      dev.onPackets((packets) => {
-        for (const p of packets) {
-          const reply = parseEchoReply(p);
-          if (reply?.id === 0x7171) seqs.push(reply.seq);
-        }
-      });
+      const seqs = collectEchoReplySeqs(dev, 0x7171);
       const rxBefore = ns.counter('rx_packets');
       // The first write and two flush attempts meet EAGAIN.
       dev.debugBlockWrites(3);
