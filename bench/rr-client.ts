@@ -13,10 +13,14 @@
  *        client closes first and waits for the server's FIN), C at a time.
  *        Prints {"mode":"crr","connections":n,"perSecond":..,"errors":e}
  *   idle --targets H:P[,H:P...] [--local A[,A...]] --count N [--concurrency C] [--hold-seconds S]
+ *        [--connect-timeout-seconds T] [--stall-seconds Z]
  *        opens N connections round-robin over the targets (bound to the local
  *        addresses round-robin when given, with source ports counted up from
  *        1024 per address: one source address holds at most ~64k), prints {"mode":"idle","open":n,"ms":t} every second
- *        while it connects, then {"mode":"idle","established":n,...}, and holds them
+ *        while it connects (for at most T seconds, and no longer than Z seconds
+ *        after the last connection that succeeded: a server at its limit ends
+ *        the attempt instead of running out the clock), then
+ *        {"mode":"idle","established":n,...}, and holds them
  *        until stdin closes or S seconds pass, then resets them all and exits.
  *
  * Every loop is bounded by count and time and ends by itself.
@@ -37,6 +41,7 @@ const { positionals, values } = parseArgs({
     count: { type: 'string', default: '10000' },
     'hold-seconds': { type: 'string', default: '120' },
     'connect-timeout-seconds': { type: 'string', default: '60' },
+    'stall-seconds': { type: 'string', default: '60' },
   },
 });
 
@@ -64,7 +69,8 @@ function percentile(sorted: Float64Array, p: number): number {
   return sorted[i]!;
 }
 
-function connectOnce(host: string, port: number, localAddress?: string, localPort?: number): Promise<net.Socket> {
+/** `timeoutMs`: give up on a handshake that takes longer (a SYN nobody answers would take the kernel ~2 min). */
+function connectOnce(host: string, port: number, localAddress?: string, localPort?: number, timeoutMs = Infinity): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     const s = net.connect({
       host,
@@ -73,11 +79,23 @@ function connectOnce(host: string, port: number, localAddress?: string, localPor
       ...(localAddress !== undefined ? { localAddress } : {}),
       ...(localPort !== undefined ? { localPort } : {}),
     });
+    const timer =
+      timeoutMs === Infinity
+        ? null
+        : setTimeout(() => {
+            s.destroy();
+            reject(new Error(`connect to ${host}:${port} timed out after ${timeoutMs} ms`));
+          }, timeoutMs);
+    const onError = (err: Error): void => {
+      if (timer) clearTimeout(timer);
+      reject(err);
+    };
     s.once('connect', () => {
-      s.off('error', reject);
+      if (timer) clearTimeout(timer);
+      s.off('error', onError);
       resolve(s);
     });
-    s.once('error', reject);
+    s.once('error', onError);
   });
 }
 
@@ -207,17 +225,23 @@ async function idle(
   concurrency: number,
   holdSeconds: number,
   connectTimeoutSeconds: number,
+  stallSeconds: number,
 ): Promise<void> {
   const sockets: net.Socket[] = [];
   let errors = 0;
   let next = 0;
   const t0 = performance.now();
   const deadline = t0 + connectTimeoutSeconds * 1000;
+  let lastSuccess = t0;
+  const connecting = (): boolean => {
+    const now = performance.now();
+    return now < deadline && now - lastSuccess < stallSeconds * 1000;
+  };
   let firstError = '';
   let portsSkipped = 0;
   const ports = new PortAllocator();
   const worker = async (): Promise<void> => {
-    while (next < count && performance.now() < deadline) {
+    while (next < count && connecting()) {
       const i = next++;
       const t = targets[i % targets.length]!;
       const local = locals.length > 0 ? locals[Math.floor(i / targets.length) % locals.length] : undefined;
@@ -225,9 +249,10 @@ async function idle(
         const localPort = local !== undefined ? ports.take(local) : undefined;
         try {
           if (local !== undefined && localPort === undefined) throw new Error(`no source port left on ${local}`);
-          const s = await connectOnce(t.host, t.port, local, localPort);
+          const s = await connectOnce(t.host, t.port, local, localPort, stallSeconds * 1000);
           s.on('error', () => undefined);
           sockets.push(s);
+          lastSuccess = performance.now();
           break;
         } catch (err) {
           // A port some other socket still holds: try the next one.
@@ -295,6 +320,7 @@ switch (mode) {
       Math.max(1, num('concurrency', values.concurrency)),
       num('hold-seconds', values['hold-seconds']),
       num('connect-timeout-seconds', values['connect-timeout-seconds']),
+      num('stall-seconds', values['stall-seconds']),
     );
     break;
   }
